@@ -1,0 +1,51 @@
+"""The interface every architecture implements: token ids in, logits out, plus a step-wise state.
+
+Models know nothing of tasks. A model is built from a vocabulary size and its own
+hyperparameters; decoding, evaluation and sweeps only use the methods below.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class SequenceModel(nn.Module):
+    """Base class of all language models in the zoo.
+
+    Subclasses implement ``forward`` (full teacher-forced pass) and ``step`` (process new
+    tokens given a decoding state, returning the updated state). ``step`` on the empty
+    state with the whole prompt is a prefill; with one token it is an incremental step.
+    ``step`` must give the same logits as ``forward`` on the concatenated sequence.
+    """
+
+    vocab_size: int
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, V)
+        raise NotImplementedError
+
+    def init_state(self, batch_size: int, device: torch.device | str | None = None) -> Any:
+        """Empty decoding state (KV cache, recurrent state) for ``batch_size`` sequences."""
+        raise NotImplementedError
+
+    def step(self, idx: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """Consume ``idx`` (B, T_new) after what ``state`` has seen; return logits (B, T_new, V)."""
+        raise NotImplementedError
+
+    def state_size(self, seq_len: int) -> int:
+        """Floats a decoding step carries after ``seq_len`` tokens (KV cache grows, RNN state does not)."""
+        raise NotImplementedError
+
+    def num_params(self, trainable_only: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    @property
+    def backend(self) -> str:
+        """Which kernel path runs the sequence mixing (recorded in every result)."""
+        return "torch"
+
+    @property
+    def max_seq_len(self) -> int | None:
+        """Longest sequence the model accepts, or None when unbounded."""
+        return None
