@@ -1,0 +1,250 @@
+"""The command line shared by every replication: ``python -m replications.<paper> fit|report --config figN.yaml``.
+
+A figure config is a LightningCLI config (``model``, ``data``, ``trainer``, ``seed_everything``)
+plus ``sweep`` (the runs) and ``figure`` (what is plotted and compared). ``fit`` validates every
+run before training any, trains the runs not yet finished (resuming interrupted ones from their
+last checkpoint), then prints the measured-vs-published table and writes the plot. ``report``
+does only the last step.
+"""
+from __future__ import annotations
+
+import copy
+import re
+import sys
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+from jsonargparse import ArgumentParser, Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from common.figure import Claim, Figure, Sweep
+from common.io import atomic_write_text
+from common.lit.datamodule import SyntheticDataModule
+from common.lit.module import SequenceLM
+from common.published import load_published
+from common.report import build_report, write_report
+from common.results import RESULT_FILE, ResultRecorder, load_result, run_dir_name, write_result
+from common.sweep import Axis, Run, expand, run_id, select, set_dotted
+
+COMMANDS = {"fit": "train every run of a figure not yet finished, then report",
+            "report": "aggregate finished runs into the measured-vs-published table and plot"}
+
+
+class ConfigError(Exception):
+    """Bad user input: printed as one line, exit code 2, nothing written."""
+
+
+class ReplicationCLI(LightningCLI):
+    """LightningCLI that only parses: runs are instantiated one by one by ``fit``."""
+
+    def add_arguments_to_parser(self, parser: ArgumentParser) -> None:
+        parser.link_arguments("data.vocab_size", "model.init_args.vocab_size", apply_on="instantiate")
+        parser.add_class_arguments(Sweep, "sweep")
+        parser.add_class_arguments(Figure, "figure")
+
+    def instantiate_classes(self) -> None:
+        pass
+
+
+def one_line(message: str) -> str:
+    """Condense a jsonargparse error into the line that says what to change."""
+    keys = re.findall(r'Parser key "([^"]+)"', message)
+    bad = re.findall(r"(?:Option|Key) '([^']+)' is not (?:accepted|expected)", message)
+    cls = re.findall(r"class_path '([^']+)'", message)
+    if bad:
+        where = ".".join(dict.fromkeys(keys)) if keys else ""
+        full = ".".join(p for p in (where, bad[-1]) if p)
+        return (f"unknown config key '{full}'" + (f" (not an argument of {cls[-1]})" if cls else "")
+                + "; check its spelling against `fit --help`")
+    first = next((ln.strip() for ln in message.splitlines() if ln.strip()), message)
+    detail = next((ln.strip() for ln in reversed(message.splitlines()) if "expects" in ln or "Problem" in ln), "")
+    return f"{first} {detail}".strip()
+
+
+def resolve_config_names(argv: list[str], configs_dir: Path) -> list[str]:
+    """Replace a bare ``--config NAME`` by ``<replication>/configs/NAME[.yaml]`` when it is not a path."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--config" and i + 1 < len(out):
+            j, value = i + 1, out[i + 1]
+        elif arg.startswith("--config="):
+            j, value = i, arg.split("=", 1)[1]
+        else:
+            continue
+        if Path(value).exists():
+            continue
+        for candidate in (configs_dir / value, configs_dir / f"{value}.yaml"):
+            if candidate.exists():
+                out[j] = str(candidate) if j != i else f"--config={candidate}"
+                break
+        else:
+            names = sorted(p.stem for p in configs_dir.glob("*.yaml"))
+            raise ConfigError(f"config {value!r} is neither a file nor one of {configs_dir}: {', '.join(names)}")
+    return out
+
+
+def parse(replication: str, argv: list[str], prog: str) -> tuple[ArgumentParser, Namespace]:
+    try:
+        warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+        cli = ReplicationCLI(
+            SequenceLM, SyntheticDataModule, subclass_mode_model=True, subclass_mode_data=True, run=False,
+            args=argv, save_config_callback=None, auto_configure_optimizers=False,
+            parser_kwargs={"prog": prog, "exit_on_error": False, "default_env": False},
+        )
+    except Exception as e:  # jsonargparse raises ArgumentError; a bad class path raises others
+        raise ConfigError(one_line(str(e))) from None
+    return cli.parser, cli.config
+
+
+def _strip(cfg: dict) -> dict:
+    """The run's own config: without the sweep/figure blocks and the vocab size linked from the data."""
+    out = {k: copy.deepcopy(v) for k, v in cfg.items() if k not in ("config", "__path__", "sweep", "figure")}
+    if isinstance(out.get("model", {}).get("init_args"), dict):
+        out["model"]["init_args"].pop("vocab_size", None)
+    return out
+
+
+def plan_runs(parser: ArgumentParser, cfg: Namespace) -> list[Run]:
+    """Expand the grid and validate every run (types, keys, and constructor checks on the meta device)."""
+    base = _strip(cfg.as_dict())
+    axes = [Axis(a["name"], a["values"], a.get("key")) for a in cfg.sweep.as_dict().get("grid") or []]
+    try:
+        runs = expand(axes)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    for run in runs:
+        full = copy.deepcopy(base)
+        for key, value in run.overrides.items():
+            set_dotted(full, key, value)
+        if full.get("data", {}).get("init_args", {}).get("seed", 0) is None:
+            full["data"]["init_args"]["seed"] = full.get("seed_everything") or 0
+        try:
+            ns = parser.parse_object({**full, "sweep": cfg.sweep.as_dict(), "figure": cfg.figure.as_dict()})
+        except Exception as e:
+            raise ConfigError(f"run {run.name}: {one_line(str(e))}") from None
+        if not isinstance(ns.seed_everything, int) or isinstance(ns.seed_everything, bool):
+            raise ConfigError(f"run {run.name}: seed_everything must be an explicit integer, got {ns.seed_everything!r}")
+        run.config = _strip(ns.as_dict())
+        run.run_id = run_id(run.config)
+        run.namespace = ns
+    return runs
+
+
+def check_buildable(parser: ArgumentParser, run: Run) -> None:
+    """Build data and model on the meta device so impossible sizes fail before any training."""
+    try:
+        with torch.device("meta"):
+            init = parser.instantiate(copy.deepcopy(run.namespace))
+        dm, model = init.data, init.model
+        longest = getattr(dm, "max_eval_tokens", lambda: None)()
+        limit = model.model.max_seq_len
+        if longest and limit and longest > limit:
+            raise ValueError(f"evaluation needs {longest} tokens but the model's max_seq_len is {limit}")
+    except ConfigError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"run {run.name}: {one_line(str(e))}") from None
+
+
+def figure_dir(cfg: Namespace, replication: str) -> Path:
+    return Path(cfg.sweep.runs_dir) / replication.split(".")[-1] / cfg.figure.id
+
+
+def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every: int | None) -> dict:
+    ns = copy.deepcopy(run.namespace)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.config, sort_keys=False))
+    L.seed_everything(ns.seed_everything, workers=True, verbose=False)
+    init = parser.instantiate(ns)
+    dm, model = init.data, init.model
+    tkw = dict(init.trainer.as_dict() if isinstance(init.trainer, Namespace) else init.trainer)
+    every = checkpoint_every or tkw.get("val_check_interval") or 100
+    recorder = ResultRecorder(samples_per_step=dm.batch_size * tkw.get("num_nodes", 1) * max(1, torch.cuda.device_count() if tkw.get("accelerator") == "gpu" else 1))
+    ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step}", save_last=True, save_top_k=0,
+                           every_n_train_steps=int(every), save_on_train_epoch_end=False)
+    tkw["callbacks"] = list(tkw.get("callbacks") or []) + [recorder, ckpt]
+    tkw["enable_checkpointing"] = True
+    tkw["default_root_dir"] = str(run_dir)
+    if tkw.get("logger") in (None, True):
+        tkw["logger"] = TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version=0, default_hp_metric=False)
+    trainer = L.Trainer(**tkw)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    trainer.fit(model, dm, ckpt_path=str(last) if last.exists() else None)
+    trainer.test(model, dm, verbose=False)
+    return write_result(run_dir, run_id=run.run_id, labels=run.labels, config=run.config,
+                        final=model.last_eval["test"], recorder=recorder, trainer=trainer, model=model)
+
+
+def figure_from(cfg: Namespace) -> Figure:
+    d = cfg.figure.as_dict()
+    return Figure(**{**d, "claims": [Claim(**c) for c in d.get("claims") or []]})
+
+
+def report(replication: str, cfg: Namespace, runs: list[Run]) -> str:
+    fig_dir = figure_dir(cfg, replication)
+    results = [r for run in runs if (r := load_result(fig_dir / run_dir_name(run.labels, run.run_id)))]
+    rep_dir = Path(sys.modules[replication].__file__).parent
+    published = load_published(rep_dir / "published.yaml")
+    paper = yaml.safe_load((rep_dir / "published.yaml").read_text()).get("paper", replication) if (rep_dir / "published.yaml").exists() else replication
+    figure = figure_from(cfg)
+    rep = build_report(figure, results, published, paper, expected_runs=len(runs))
+    md = write_report(rep, figure, published, fig_dir)
+    return md + f"\nWritten: {fig_dir / 'report.md'}, {fig_dir / 'report.csv'}, {fig_dir / (figure.id + '.png')}\n"
+
+
+def fit(replication: str, parser: ArgumentParser, cfg: Namespace) -> None:
+    runs = plan_runs(parser, cfg)
+    try:
+        chosen = select(runs, cfg.sweep.only)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    fig_dir = figure_dir(cfg, replication)
+    if cfg.sweep.dry_run:
+        for run in runs:
+            d = fig_dir / run_dir_name(run.labels, run.run_id)
+            state = "done" if (d / RESULT_FILE).exists() else "partial" if (d / "checkpoints" / "last.ckpt").exists() else "todo"
+            mark = "*" if run in chosen else " "
+            print(f"{mark} {run.index:3d}  {run.run_id}  {state:7s}  {run.name}")
+        return
+    for run in chosen:
+        check_buildable(parser, run)
+    for run in chosen:
+        run_dir = fig_dir / run_dir_name(run.labels, run.run_id)
+        if load_result(run_dir) is not None:
+            print(f"[{run.index + 1}/{len(runs)}] {run.name}: done, skipped ({run_dir})")
+            continue
+        print(f"[{run.index + 1}/{len(runs)}] {run.name}: training in {run_dir}")
+        result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every)
+        print(f"[{run.index + 1}/{len(runs)}] {run.name}: {result['steps']} steps, {result['wall_time_s']} s")
+    print(report(replication, cfg, runs))
+
+
+def main(replication: str, argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = f"python -m {replication}"
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: {prog} {{{','.join(COMMANDS)}}} --config FIGURE.yaml [overrides]\n")
+        for name, what in COMMANDS.items():
+            print(f"  {name:8s} {what}")
+        configs = sorted(p.stem for p in (Path(sys.modules[replication].__file__).parent / "configs").glob("*.yaml"))
+        print(f"\nconfigs (bare names resolve to {replication.replace('.', '/')}/configs/): {', '.join(configs)}")
+        print(f"\n`{prog} fit --help` lists every option.")
+        return 0
+    command, rest = argv[0], argv[1:]
+    try:
+        if command not in COMMANDS:
+            raise ConfigError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
+        configs_dir = Path(sys.modules[replication].__file__).parent / "configs"
+        parser, cfg = parse(replication, resolve_config_names(rest, configs_dir), f"{prog} {command}")
+        if command == "fit":
+            fit(replication, parser, cfg)
+        else:
+            print(report(replication, cfg, plan_runs(parser, cfg)))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

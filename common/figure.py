@@ -1,0 +1,75 @@
+"""The ``figure:`` and ``sweep:`` blocks of a figure config, validated by jsonargparse like the rest."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+
+@dataclass
+class Claim:
+    """A qualitative claim of the paper as a predicate over this figure's measured series.
+
+    ``holds_if`` is an expression over ``at(series, x)``, ``last(series)``, ``reach(series, threshold)``,
+    ``published(series, x)``, numbers, arithmetic, comparisons, ``and``/``or``/``not``, ``min``/``max``.
+    It is inconclusive when a value it needs was not measured.
+    """
+
+    text: str
+    holds_if: str
+    source: str = ""
+
+
+@dataclass
+class Figure:
+    """What a figure plots and what it is compared with.
+
+    Args:
+        id: the figure's id, the key into the replication's published values (e.g. "fig1a").
+        title: plot title.
+        x: "step", "samples", "eval:<param>" (x read from evaluation set names "<param>=<x>")
+           or "axis:<name>" (x is a sweep axis label).
+        y: metric key: with step/samples/axis x, a full key such as "acc_seq@len=300";
+           with eval x, the metric name such as "acc_seq".
+        series: sweep axes whose labels name a curve; other axes (seeds) are averaged.
+        published_id: which published figure to compare with (default: ``id``).
+        scale: "paper" or "cpu"; a CPU-scale figure compares through its claims.
+        xlog: log-scale x axis.
+    """
+
+    id: str = "figure"
+    title: str = ""
+    x: str = "step"
+    y: str = "acc_seq"
+    series: list[str] = field(default_factory=list)
+    published_id: Optional[str] = None
+    scale: str = "paper"
+    xlog: bool = False
+    claims: list[Claim] = field(default_factory=list)
+
+
+@dataclass
+class SweepAxis:
+    """See ``common.sweep``: a key with a list of values, or labels mapped to dotted overrides."""
+
+    name: str
+    values: Union[list, dict]
+    key: Optional[str] = None
+
+
+@dataclass
+class Sweep:
+    """Runs of the figure and where they go.
+
+    Args:
+        grid: axes whose cartesian product is the list of runs.
+        only: run only some: an index (SLURM array id), a run-id prefix, or labels "arch=lstm,seed=0".
+        dry_run: print the plan (runs, ids, done or not) and exit.
+        runs_dir: root of run directories: <runs_dir>/<replication>/<figure id>/<labels>-<run id>/.
+        checkpoint_every: training steps between checkpoints (default: the validation interval).
+    """
+
+    grid: list[SweepAxis] = field(default_factory=list)
+    only: Optional[str] = None
+    dry_run: bool = False
+    runs_dir: str = "runs"
+    checkpoint_every: Optional[int] = None

@@ -1,0 +1,129 @@
+"""SyntheticDataModule: online training batches and fixed evaluation sets for generated tasks.
+
+Training batch i is drawn from a generator seeded by (seed, "train", i), so the stream is
+the same on every machine and a resumed run continues it exactly. Evaluation sets are drawn
+from (eval_seed, stage, set name): fixed, independent of the training seed, and different
+between validation and test.
+"""
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from common.seeding import rng_for
+from common.tasks import Example, collate
+
+
+class _TrainStream(IterableDataset):
+    """Endless stream of training batches; remembers how many it has handed out."""
+
+    def __init__(self, make_batch: Callable[[random.Random], dict], seed: int):
+        self.make_batch, self.seed, self.position = make_batch, seed, 0
+
+    def __iter__(self):
+        while True:
+            batch = self.make_batch(rng_for(self.seed, "train", self.position))
+            self.position += 1
+            yield batch
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader whose position Lightning saves in checkpoints and restores on resume."""
+
+    def state_dict(self) -> dict:
+        return {"position": self.dataset.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.dataset.position = int(state["position"])
+
+
+def eval_batches(examples: list[Example], batch_size: int, pad_id: int) -> list[dict]:
+    """Group examples by prompt length and pad answers: batches of prompt/answer/answer_mask."""
+    by_len: dict[int, list[Example]] = {}
+    for e in examples:
+        by_len.setdefault(e.prompt_len, []).append(e)
+    batches = []
+    for plen in sorted(by_len):
+        group = by_len[plen]
+        for i in range(0, len(group), batch_size):
+            chunk = group[i: i + batch_size]
+            width = max(len(e.answer) for e in chunk)
+            answer = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.bool)
+            for j, e in enumerate(chunk):
+                answer[j, : len(e.answer)] = torch.tensor(e.answer, dtype=torch.long)
+                mask[j, : len(e.answer)] = torch.tensor(e.target_mask[plen:], dtype=torch.bool)
+            batches.append({"prompt": torch.tensor([e.prompt for e in chunk], dtype=torch.long),
+                            "answer": answer, "answer_mask": mask})
+    return batches
+
+
+class SyntheticDataModule(L.LightningDataModule):
+    """Base of every generated-task DataModule.
+
+    Subclasses define ``vocab_size``, ``pad_id``, ``train_example(rng)`` and
+    ``eval_sets(stage) -> {name: sampler(rng) -> Example}``; they may override
+    ``train_batch(rng)`` (e.g. to pack several examples in a row), ``score`` and ``retriever``.
+
+    Args:
+        batch_size: training sequences per step.
+        eval_batch_size: sequences per evaluation batch.
+        eval_examples: examples in each evaluation set (per length, per stage).
+        seed: training data seed.
+        eval_seed: evaluation data seed, independent of ``seed`` by design.
+    """
+
+    pad_id: int = 0
+
+    def __init__(self, batch_size: int = 64, eval_batch_size: int = 128, eval_examples: int = 256,
+                 seed: int = 0, eval_seed: int = 20240201):
+        super().__init__()
+        if batch_size < 1 or eval_batch_size < 1 or eval_examples < 1:
+            raise ValueError("data.batch_size, data.eval_batch_size and data.eval_examples must be >= 1")
+        self.batch_size, self.eval_batch_size, self.eval_examples = batch_size, eval_batch_size, eval_examples
+        self.seed, self.eval_seed = seed, eval_seed
+        self._eval_cache: dict[str, dict[str, list[dict]]] = {}
+
+    # ----- what a task defines -----
+    @property
+    def vocab_size(self) -> int:
+        raise NotImplementedError
+
+    def train_example(self, rng: random.Random) -> Example:
+        raise NotImplementedError
+
+    def eval_sets(self, stage: str) -> dict[str, Callable[[random.Random], Example]]:
+        raise NotImplementedError
+
+    def train_batch(self, rng: random.Random) -> dict:
+        return collate([self.train_example(rng) for _ in range(self.batch_size)], self.pad_id)
+
+    # ----- Lightning hooks -----
+    def eval_set_names(self, stage: str) -> list[str]:
+        return list(self.eval_sets(stage))
+
+    def _eval_data(self, stage: str) -> dict[str, list[dict]]:
+        if stage not in self._eval_cache:
+            data = {}
+            for name, sample in self.eval_sets(stage).items():
+                rng = rng_for(self.eval_seed, stage, name)
+                data[name] = eval_batches([sample(rng) for _ in range(self.eval_examples)], self.eval_batch_size,
+                                          self.pad_id)
+            self._eval_cache[stage] = data
+        return self._eval_cache[stage]
+
+    def train_dataloader(self):
+        return ResumableLoader(_TrainStream(self.train_batch, self.seed), batch_size=None)
+
+    def _loaders(self, stage):
+        return [DataLoader(batches, batch_size=None) for batches in self._eval_data(stage).values()]
+
+    def val_dataloader(self):
+        return self._loaders("val")
+
+    def test_dataloader(self):
+        return self._loaders("test")

@@ -1,0 +1,174 @@
+"""SequenceLM: next-token training on task sequences, evaluated by greedy generation.
+
+Loss is cross-entropy on the answer positions only (the task's ``loss_mask``). Evaluation
+decodes greedily from each prompt and scores the generated answer: token accuracy
+(micro-averaged over every scored answer token) and sequence accuracy (the whole answer
+exactly right), per evaluation set (e.g. per test length).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics import MeanMetric, SumMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from common.decoding import greedy_generate, retrieval_generate
+from common.models.base import SequenceModel
+
+IGNORE = -100
+
+
+class SequenceLM(L.LightningModule):
+    """Trains any ``SequenceModel`` on any task that yields prompt/answer batches.
+
+    Args:
+        model: the architecture, as a class path plus its arguments except ``vocab_size``
+            (filled in from the data).
+        vocab_size: set from the DataModule by the CLI.
+        lr, weight_decay, betas: AdamW. Norms, biases, embeddings and parameters marked
+            ``_no_weight_decay`` get no weight decay.
+        warmup_steps: linear warm-up; then ``schedule`` ("cosine", "linear" or "constant")
+            decays to ``min_lr_ratio * lr`` at ``trainer.max_steps``.
+        eval_mode: "generate" (greedy decoding, the honest protocol) or "teacher_forced"
+            (argmax of one forward pass on the gold sequence, the copying paper's code).
+    """
+
+    def __init__(
+        self,
+        model: Callable[[int], SequenceModel],
+        vocab_size: int,
+        lr: float = 1e-3,
+        weight_decay: float = 0.1,
+        betas: tuple[float, float] = (0.9, 0.95),
+        warmup_steps: int = 100,
+        schedule: str = "cosine",
+        min_lr_ratio: float = 0.0,
+        eval_mode: str = "generate",
+    ):
+        super().__init__()
+        if schedule not in ("cosine", "linear", "constant"):
+            raise ValueError(f"unknown schedule={schedule!r}; choose cosine, linear or constant")
+        if eval_mode not in ("generate", "teacher_forced"):
+            raise ValueError(f"unknown eval_mode={eval_mode!r}; choose generate or teacher_forced")
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model(vocab_size)
+        self.eval_metrics = torch.nn.ModuleDict()
+
+    # ----- training -----
+    def forward(self, idx):
+        return self.model(idx)
+
+    def training_step(self, batch, batch_idx):
+        logits = self.model(batch["inputs"])
+        targets = batch["targets"].masked_fill(~batch["loss_mask"], IGNORE)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            if not p.requires_grad:
+                continue
+            skip = p.ndim < 2 or getattr(p, "_no_weight_decay", False) or "wte" in name or "embedding" in name
+            (no_decay if skip else decay).append(p)
+        hp = self.hparams
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=hp.lr, betas=tuple(hp.betas),
+        )
+        total = max(int(self.trainer.max_steps), 1) if self.trainer is not None and self.trainer.max_steps > 0 else None
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, hp.warmup_steps, total, hp.schedule, hp.min_lr_ratio))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ----- evaluation -----
+    def _metrics(self, stage: str, name: str):
+        key = f"{stage}/{name}"
+        if key not in self.eval_metrics:  # ModuleDict keys may not contain '.'
+            self.eval_metrics[key.replace(".", "_")] = torch.nn.ModuleDict({
+                "acc_token": MulticlassAccuracy(num_classes=self.hparams.vocab_size, average="micro", ignore_index=IGNORE),
+                "acc_seq": MeanMetric(),
+                "n": SumMetric(),
+            }).to(self.device)
+        return self.eval_metrics[key.replace(".", "_")]
+
+    def _eval_set_name(self, dataloader_idx: int, stage: str) -> str:
+        dm = self.trainer.datamodule if self.trainer is not None else None
+        names = dm.eval_set_names(stage) if dm is not None and hasattr(dm, "eval_set_names") else None
+        return names[dataloader_idx] if names else f"set{dataloader_idx}"
+
+    def generate_answers(self, batch) -> torch.Tensor:
+        """Predicted answer tokens (B, A) for a batch of equal-length prompts."""
+        prompt, answer = batch["prompt"], batch["answer"]
+        if self.hparams.eval_mode == "teacher_forced":
+            logits = self.model(torch.cat([prompt, answer[:, :-1]], dim=1))
+            return logits[:, prompt.shape[1] - 1:].argmax(-1)
+        retriever = getattr(self.trainer.datamodule, "retriever", None) if self.trainer is not None else None
+        if retriever is not None:
+            rows = [retrieval_generate(self.model, p.tolist(), answer.shape[1], retriever, device=self.device)
+                    for p in prompt]
+            out = torch.full_like(answer, IGNORE)
+            for i, r in enumerate(rows):
+                out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+            return out
+        return greedy_generate(self.model, prompt, answer.shape[1])
+
+    def _eval_step(self, batch, dataloader_idx: int, stage: str):
+        pred = self.generate_answers(batch)
+        dm = self.trainer.datamodule if self.trainer is not None else None
+        if dm is not None and hasattr(dm, "score"):
+            token_ok, seq_ok = dm.score(pred, batch)
+        else:
+            token_ok, seq_ok = exact_match(pred, batch["answer"], batch["answer_mask"])
+        m = self._metrics(stage, self._eval_set_name(dataloader_idx, stage))
+        mask = batch["answer_mask"]
+        m["acc_token"].update(pred.masked_fill(~mask, 0), batch["answer"].masked_fill(~mask, IGNORE))
+        m["acc_seq"].update(seq_ok.float())
+        m["n"].update(torch.tensor(float(seq_ok.numel()), device=self.device))
+
+    def validation_step(self, batch, batch_idx, dataloader_idx=0):
+        self._eval_step(batch, dataloader_idx, "val")
+
+    def test_step(self, batch, batch_idx, dataloader_idx=0):
+        self._eval_step(batch, dataloader_idx, "test")
+
+    def _eval_epoch_end(self, stage: str):
+        results = {}
+        for key, m in self.eval_metrics.items():
+            if not key.startswith(stage + "/") or m["n"].update_count == 0:
+                continue
+            name = key.split("/", 1)[1]
+            for metric in ("acc_token", "acc_seq", "n"):
+                value = m[metric].compute()
+                results[f"{metric}@{name}"] = float(value)
+                if metric != "n":
+                    self.log(f"{stage}/{metric}@{name}", value, add_dataloader_idx=False)
+                m[metric].reset()
+        self.last_eval = {stage: results, "step": int(self.global_step)}
+
+    def on_validation_epoch_end(self):
+        self._eval_epoch_end("val")
+
+    def on_test_epoch_end(self):
+        self._eval_epoch_end("test")
+
+
+def exact_match(pred: torch.Tensor, answer: torch.Tensor, mask: torch.Tensor):
+    """Per-token correctness and whole-answer correctness over the masked answer positions."""
+    token_ok = (pred == answer) | ~mask
+    return token_ok, token_ok.all(dim=1)
+
+
+def lr_factor(step: int, warmup: int, total: int | None, schedule: str, min_ratio: float) -> float:
+    """Multiplier of the base lr: linear warm-up, then cosine/linear decay to ``min_ratio``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant" or total is None or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    shape = 0.5 * (1 + math.cos(math.pi * progress)) if schedule == "cosine" else 1 - progress
+    return min_ratio + (1 - min_ratio) * shape

@@ -1,0 +1,64 @@
+"""LSTM and GRU language models behind the shared interface (the copying paper's LSTM baseline)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from common.models.base import SequenceModel
+
+
+class RNNLM(SequenceModel):
+    """Embedding -> stacked LSTM/GRU -> linear head.
+
+    Init follows the copying paper's official LSTM: uniform embeddings in [-0.1, 0.1];
+    recurrent weights keep PyTorch's uniform(+-1/sqrt(d)).
+    """
+
+    def __init__(self, vocab_size: int, d_model: int = 128, n_layer: int = 1, cell: str = "lstm",
+                 dropout: float = 0.0, tie_embeddings: bool = False):
+        super().__init__()
+        if cell not in ("lstm", "gru"):
+            raise ValueError(f"unknown cell={cell!r}; choose 'lstm' or 'gru'")
+        self.vocab_size, self.d_model, self.n_layer, self.cell = vocab_size, d_model, n_layer, cell
+        self.wte = nn.Embedding(vocab_size, d_model)
+        rnn_cls = nn.LSTM if cell == "lstm" else nn.GRU
+        self.rnn = rnn_cls(d_model, d_model, num_layers=n_layer, batch_first=True, dropout=dropout if n_layer > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
+        self.lm_head = nn.Linear(d_model, vocab_size)
+        nn.init.uniform_(self.wte.weight, -0.1, 0.1)
+        if tie_embeddings:
+            self.lm_head.weight = self.wte.weight
+
+    def forward(self, idx):
+        out, _ = self.rnn(self.drop(self.wte(idx)))
+        return self.lm_head(self.drop(out))
+
+    def init_state(self, batch_size, device=None):
+        return None  # PyTorch starts from zeros
+
+    def step(self, idx, state):
+        out, state = self.rnn(self.drop(self.wte(idx)), state)
+        return self.lm_head(self.drop(out)), state
+
+    def state_size(self, seq_len: int) -> int:
+        return self.n_layer * self.d_model * (2 if self.cell == "lstm" else 1)
+
+    @property
+    def backend(self) -> str:
+        return "cudnn" if self.wte.weight.is_cuda else "torch"
+
+
+class LSTM(RNNLM):
+    """LSTM language model."""
+
+    def __init__(self, vocab_size: int, d_model: int = 128, n_layer: int = 1, dropout: float = 0.0,
+                 tie_embeddings: bool = False):
+        super().__init__(vocab_size, d_model, n_layer, "lstm", dropout, tie_embeddings)
+
+
+class GRU(RNNLM):
+    """GRU language model."""
+
+    def __init__(self, vocab_size: int, d_model: int = 128, n_layer: int = 1, dropout: float = 0.0,
+                 tie_embeddings: bool = False):
+        super().__init__(vocab_size, d_model, n_layer, "gru", dropout, tie_embeddings)

@@ -1,0 +1,253 @@
+"""Selective scan of Mamba (Gu & Dao, 2023): the recurrence, a fast exact form, and a dispatcher.
+
+For every batch row b and channel d the scan runs an independent linear recurrence over a
+state of size ``d_state``::
+
+    h_t = exp(delta_t * A) * h_{t-1} + delta_t * u_t * B_t        (elementwise over the state)
+    y_t = <C_t, h_t> + D * u_t,        out_t = y_t * silu(z_t)
+
+Shapes follow mamba_ssm's ``selective_scan_fn``: u, delta, z (batch, d_inner, L); A (d_inner,
+d_state), real; B, C (batch, d_state, L), real and input-dependent; D, delta_bias (d_inner,).
+``initial_state`` (batch, d_inner, d_state) lets a scan continue where another stopped, which
+is what chunked decoding needs; the CUDA kernel has no such argument.
+
+Work is done in float32, or float64 for float64 inputs; ``out`` is cast back to u's dtype and
+the last state stays in the working dtype.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["selective_scan_ref", "selective_scan_chunked", "selective_scan", "SCAN_BACKENDS"]
+
+SCAN_BACKENDS = ("torch", "ref", "mamba_ssm")
+
+
+def _work_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.promote_types(dtype, torch.float32)
+
+
+def _check(u, delta, A, B, C, D, z, delta_bias, initial_state) -> None:
+    """Fail early, with the shapes, instead of deep inside a broadcast."""
+    if u.dim() != 3 or delta.shape != u.shape:
+        raise ValueError(f"u and delta must both be (batch, d_inner, L); got {tuple(u.shape)} and {tuple(delta.shape)}")
+    b, d, L = u.shape
+    if A.is_complex() or B.is_complex() or C.is_complex():
+        raise ValueError("only real A, B, C are supported (Mamba's S4D-real parameterisation)")
+    if A.dim() != 2 or A.shape[0] != d:
+        raise ValueError(f"A must be (d_inner={d}, d_state); got {tuple(A.shape)}")
+    n = A.shape[1]
+    for name, t in (("B", B), ("C", C)):
+        if tuple(t.shape) != (b, n, L):
+            raise ValueError(f"{name} must be (batch, d_state, L) = {(b, n, L)}; got {tuple(t.shape)}")
+    for name, t, shape in (("D", D, (d,)), ("delta_bias", delta_bias, (d,)), ("z", z, (b, d, L)),
+                           ("initial_state", initial_state, (b, d, n))):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}; got {tuple(t.shape)}")
+
+
+def _prepare_delta(delta, delta_bias, delta_softplus, dtype):
+    delta = delta.to(dtype)
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(dtype)[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    return delta
+
+
+def _finish(y, u, D, z, dtype_in, last, return_last_state):
+    """Skip connection, gate, cast back: the part shared by every scan."""
+    if D is not None:
+        y = y + u * D.to(y.dtype)[:, None]
+    if z is not None:
+        y = y * F.silu(z.to(y.dtype))
+    y = y.to(dtype_in)
+    return (y, last) if return_last_state else y
+
+
+def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                       return_last_state=False, initial_state=None):
+    """The recurrence one time step at a time: slow, obviously right, the yardstick for the others."""
+    _check(u, delta, A, B, C, D, z, delta_bias, initial_state)
+    dtype_in, wt = u.dtype, _work_dtype(u.dtype)
+    u = u.to(wt)
+    delta = _prepare_delta(delta, delta_bias, delta_softplus, wt)
+    A, B, C = A.to(wt), B.to(wt), C.to(wt)
+    b, d, L = u.shape
+    h = u.new_zeros(b, d, A.shape[1]) if initial_state is None else initial_state.to(wt)
+    ys = []
+    for t in range(L):
+        dt = delta[:, :, t, None]  # (b, d, 1)
+        h = torch.exp(dt * A) * h + (dt * u[:, :, t, None]) * B[:, None, :, t]
+        ys.append((h * C[:, None, :, t]).sum(-1))
+    y = torch.stack(ys, dim=-1) if ys else u.new_zeros(b, d, 0)
+    return _finish(y, u, D, z, dtype_in, h, return_last_state)
+
+
+# --- chunked scan ------------------------------------------------------------------------------
+#
+# Inside a chunk of Q steps the recurrence is solved by recursive doubling (Hillis-Steele) in log
+# space: after the round with stride k, x_t holds the contribution of steps (t - 2k, t], and
+# w_t the summed log-decay over the same window, so the update is
+#     x_t += exp(w_t) * x_{t-k};   w_t += w_{t-k}.
+# Every exponent is a sum of delta*A over a window, i.e. <= 0 whenever delta >= 0 and A <= 0 (as
+# in Mamba), so nothing overflows, and window sums avoid the cancellation of subtracting two long
+# cumulative sums. log2(Q) rounds per chunk; the carried state enters as exp(w_t) * h_prev with
+# w_t the log-decay since the chunk start. Chunks are visited in a Python loop, time steps never.
+#
+# A masked Q x Q segment-sum (the Mamba-2/SSD form) would also be exact, but Mamba-1's decay
+# depends on the state index, so its decay matrix is (batch, d_inner, d_state, Q, Q): Q times the
+# work of the recurrence and a tensor of 2^29 elements at batch 32, d_inner 256, Q 64. Doubling
+# costs log2(Q) times the recurrence and only (batch, d_inner, d_state, Q) tensors.
+#
+# The backward pass is written out (the adjoint of a linear recurrence is the same recurrence run
+# backwards), so nothing per time step is kept for autograd: only the inputs and the state at each
+# chunk start; each chunk's states are recomputed when its gradient is taken.
+
+
+def _scan_forward(x: torch.Tensor, w: torch.Tensor) -> None:
+    """In place: x_t <- sum_{s<=t} exp(sum_{s<j<=t} logdecay_j) x_s, with w the per-step log-decay.
+
+    On return w_t holds the log-decay summed over steps 0..t of the chunk.
+    """
+    q, k = x.shape[-1], 1
+    while k < q:
+        x[..., k:] += torch.exp(w[..., k:]) * x[..., :-k]
+        w[..., k:] = w[..., k:] + w[..., :-k]  # right side first: the two slices overlap
+        k *= 2
+
+
+def _scan_backward(x: torch.Tensor, v: torch.Tensor) -> None:
+    """In place, the reverse recurrence: x_t <- sum_{s>=t} exp(sum_{t<j<=s} logdecay_j) x_s.
+
+    ``v`` must hold logdecay_{t+1} at t (0 at the last step); on return v_t is the log-decay
+    summed over steps t+1..end of the chunk.
+    """
+    q, k = x.shape[-1], 1
+    while k < q:
+        x[..., :-k] += torch.exp(v[..., :-k]) * x[..., k:]
+        v[..., :-k] = v[..., :-k] + v[..., k:]
+        k *= 2
+
+
+def _chunk_states(u, delta, A, B, h0):
+    """All states of one chunk, (b, d, n, q), from the state h0 before it; also the per-step log-decay."""
+    logdecay = delta[:, :, None, :] * A[None, :, :, None]  # (b, d, n, q)
+    x = (delta * u)[:, :, None, :] * B[:, None, :, :]  # (b, d, n, q): input of each step
+    w = logdecay.clone()
+    _scan_forward(x, w)
+    x += torch.exp(w) * h0[..., None]
+    return x, logdecay
+
+
+class _ChunkedScan(torch.autograd.Function):
+    """y = <C_t, h_t> and the last state, for a delta that already has its bias and softplus."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, h0, chunk_size: int):
+        b, d, L = u.shape
+        starts = []
+        y = u.new_empty(b, d, L)
+        h = h0
+        for t0 in range(0, L, chunk_size):
+            sl = slice(t0, min(L, t0 + chunk_size))
+            starts.append(h)
+            hs, _ = _chunk_states(u[..., sl], delta[..., sl], A, B[..., sl], h)
+            y[..., sl] = (hs * C[:, None, :, sl]).sum(2)
+            h = hs[..., -1].contiguous()
+        ctx.save_for_backward(u, delta, A, B, C, *starts)
+        ctx.chunk_size = chunk_size
+        return y, h
+
+    @staticmethod
+    def backward(ctx, gy, glast):
+        u, delta, A, B, C, *starts = ctx.saved_tensors
+        Q, L = ctx.chunk_size, u.shape[-1]
+        need_u, need_delta, need_A, need_B, need_C, need_h0 = ctx.needs_input_grad[:6]
+        gu = torch.zeros_like(u) if need_u else None
+        gdelta = torch.zeros_like(delta) if need_delta else None
+        gA = torch.zeros_like(A) if need_A else None
+        gB = torch.zeros_like(B) if need_B else None
+        gC = torch.zeros_like(C) if need_C else None
+        if gy is None:
+            gy = torch.zeros_like(u)
+        # carry: gradient reaching the last state of the current chunk from everything after it.
+        carry = torch.zeros_like(starts[0]) if glast is None else glast
+        for ci in reversed(range(len(starts))):
+            t0 = ci * Q
+            sl = slice(t0, min(L, t0 + Q))
+            u_c, dl_c, B_c, C_c, gy_c, h0 = u[..., sl], delta[..., sl], B[..., sl], C[..., sl], gy[..., sl], starts[ci]
+            hs, logdecay = _chunk_states(u_c, dl_c, A, B_c, h0)
+            # lam_t = dLoss/dh_t, through y_t and every later state.
+            lam = gy_c[:, :, None, :] * C_c[:, None, :, :]
+            v = torch.zeros_like(logdecay)
+            v[..., :-1] = logdecay[..., 1:]
+            _scan_backward(lam, v)
+            lam += torch.exp(v) * carry[..., None]
+            h_prev = torch.cat([h0[..., None], hs[..., :-1]], dim=-1)
+            decay = torch.exp(logdecay)
+            g_logdecay = lam * decay * h_prev  # (b, d, n, q)
+            carry = decay[..., 0] * lam[..., 0]
+            lam_B = (lam * B_c[:, None, :, :]).sum(2)  # (b, d, q): dLoss/d(delta*u)
+            if need_C:
+                gC[..., sl] = (gy_c[:, :, None, :] * hs).sum(1)
+            if need_delta:
+                gdelta[..., sl] = (g_logdecay * A[None, :, :, None]).sum(2) + u_c * lam_B
+            if need_A:
+                gA += (g_logdecay * dl_c[:, :, None, :]).sum((0, 3))
+            if need_u:
+                gu[..., sl] = dl_c * lam_B
+            if need_B:
+                gB[..., sl] = (lam * (dl_c * u_c)[:, :, None, :]).sum(1)
+        gh0 = carry if need_h0 else None
+        return gu, gdelta, gA, gB, gC, gh0, None
+
+
+def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                           return_last_state=False, initial_state=None, chunk_size: int = 64):
+    """Same result as ``selective_scan_ref`` without a loop over time: log-space doubling within
+    chunks of ``chunk_size`` steps, state carried across chunks (see the notes above).
+
+    Gradients come from a hand-written backward (first order only), which keeps memory at the
+    inputs plus one state per chunk instead of one per time step.
+    """
+    _check(u, delta, A, B, C, D, z, delta_bias, initial_state)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
+    dtype_in, wt = u.dtype, _work_dtype(u.dtype)
+    u = u.to(wt)
+    delta = _prepare_delta(delta, delta_bias, delta_softplus, wt)
+    b, d, L = u.shape
+    h0 = u.new_zeros(b, d, A.shape[1]) if initial_state is None else initial_state.to(wt)
+    if L == 0:
+        y, last = u.new_zeros(b, d, 0), h0
+    else:
+        y, last = _ChunkedScan.apply(u, delta, A.to(wt), B.to(wt), C.to(wt), h0, int(chunk_size))
+    return _finish(y, u, D, z, dtype_in, last, return_last_state)
+
+
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                   return_last_state=False, initial_state=None, *, backend: str = "torch",
+                   chunk_size: int = 64):
+    """Run the scan on ``backend``: "torch" (chunked), "ref" (step by step) or "mamba_ssm" (CUDA kernel).
+
+    The mamba_ssm kernel starts from a zero state, so it refuses ``initial_state``.
+    """
+    if backend == "torch":
+        return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                                      return_last_state, initial_state, chunk_size=chunk_size)
+    if backend == "ref":
+        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                                  return_last_state, initial_state)
+    if backend == "mamba_ssm":
+        if initial_state is not None:
+            raise ValueError("backend=mamba_ssm: selective_scan_fn has no initial state; use backend=torch")
+        from common import backends
+
+        backends.require("mamba_ssm", setting="scan backend")
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+
+        f32 = lambda t: None if t is None else t.float()  # noqa: E731 (the kernel wants fp32 D and bias)
+        return selective_scan_fn(u, delta, A, B, C, f32(D), z, f32(delta_bias), delta_softplus, return_last_state)
+    raise ValueError(f"unknown scan backend={backend!r}; choose one of {SCAN_BACKENDS}")

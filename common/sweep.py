@@ -1,0 +1,127 @@
+"""Figures as sweeps: a grid of named axes expands into runs, each with a content-addressed id.
+
+An axis either sets one config key to each of its values::
+
+    - {name: seed, key: seed_everything, values: [0, 1, 2]}
+
+or gives each label a set of dotted overrides (a value replaces that whole subtree)::
+
+    - name: arch
+      values:
+        transformer: {model.init_args.model: {class_path: common.models.Transformer, init_args: {...}}}
+        lstm: {model.init_args.model: {class_path: common.models.LSTM, init_args: {...}}}
+
+The run id hashes the fully resolved config, so any change of any value makes a new run.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Config keys that never change a result: excluded from the run id.
+NON_RESULT_KEYS = (
+    "sweep", "figure", "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.logger",
+    "trainer.default_root_dir", "trainer.log_every_n_steps", "trainer.callbacks", "trainer.enable_checkpointing",
+)
+
+
+@dataclass
+class Axis:
+    """One sweep axis: ``name``, and either ``key`` with a list of ``values`` or ``values`` as {label: overrides}."""
+
+    name: str
+    values: Any
+    key: str | None = None
+
+    def points(self) -> list[tuple[str, dict[str, Any]]]:
+        if self.key is not None:
+            if not isinstance(self.values, list):
+                raise ValueError(f"sweep axis {self.name!r}: with 'key', 'values' must be a list")
+            return [(str(v), {self.key: v}) for v in self.values]
+        if not isinstance(self.values, dict) or not all(isinstance(o, dict) for o in self.values.values()):
+            raise ValueError(f"sweep axis {self.name!r}: without 'key', 'values' must map labels to overrides")
+        return [(str(label), dict(over)) for label, over in self.values.items()]
+
+
+@dataclass
+class Run:
+    index: int
+    labels: dict[str, str]
+    overrides: dict[str, Any]
+    config: dict = field(default_factory=dict)
+    run_id: str = ""
+    namespace: Any = None
+
+    @property
+    def name(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.labels.items()) or "run"
+
+
+def set_dotted(cfg: dict, key: str, value: Any) -> None:
+    """Replace the value at a dotted path (creating intermediate dicts); the subtree is replaced whole."""
+    node = cfg
+    parts = key.split(".")
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def get_dotted(cfg: dict, key: str, default=None):
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def expand(axes: list[Axis]) -> list[Run]:
+    """Cartesian product of the axes, in order (last axis fastest)."""
+    names = [a.name for a in axes]
+    if len(set(names)) != len(names):
+        raise ValueError(f"sweep axis names must be unique, got {names}")
+    runs = []
+    for i, combo in enumerate(itertools.product(*(a.points() for a in axes))):
+        overrides: dict[str, Any] = {}
+        for _, over in combo:
+            overrides.update(over)
+        runs.append(Run(i, {n: label for n, (label, _) in zip(names, combo)}, overrides))
+    return runs
+
+
+def run_id(config: dict) -> str:
+    """Hash of the resolved config without the keys that cannot change a result."""
+    cfg = copy.deepcopy(config)
+    for key in NON_RESULT_KEYS:
+        parent, _, leaf = key.rpartition(".")
+        node = get_dotted(cfg, parent) if parent else cfg
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    blob = json.dumps(cfg, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def select(runs: list[Run], only: str | None) -> list[Run]:
+    """Pick runs by index ("3", for a SLURM array task), run id prefix, or labels ("arch=lstm,seed=0")."""
+    if only is None or only == "":
+        return runs
+    only = str(only)
+    if only.isdigit():
+        i = int(only)
+        if i >= len(runs):
+            raise ValueError(f"sweep.only={i} but the sweep has {len(runs)} runs (0..{len(runs) - 1})")
+        return [runs[i]]
+    if "=" in only:
+        want = dict(kv.split("=", 1) for kv in only.split(","))
+        picked = [r for r in runs if all(r.labels.get(k) == v for k, v in want.items())]
+    else:
+        picked = [r for r in runs if r.run_id.startswith(only)]
+    if not picked:
+        raise ValueError(f"sweep.only={only!r} matches no run; list them with --sweep.dry_run true")
+    return picked
