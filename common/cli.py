@@ -9,6 +9,7 @@ does only the last step.
 from __future__ import annotations
 
 import copy
+import importlib
 import re
 import sys
 import warnings
@@ -35,6 +36,11 @@ COMMANDS = {"fit": "train every run of a figure not yet finished, then report",
             "report": "aggregate finished runs into the measured-vs-published table and plot"}
 
 
+def replication_dir(replication: str) -> Path:
+    """The folder of a replication package (its configs/ and published.yaml live there)."""
+    return Path(importlib.import_module(replication).__file__).parent
+
+
 class ConfigError(Exception):
     """Bad user input: printed as one line, exit code 2, nothing written."""
 
@@ -51,8 +57,12 @@ class ReplicationCLI(LightningCLI):
         pass
 
 
+STRUCTURAL = ("Does not validate", "Subtypes:", "Errors:", "- Expected a <class 'NoneType'>", "Given value",
+              "Parser key", "- Problem with given class_path", "Problem with given class_path")
+
+
 def one_line(message: str) -> str:
-    """Condense a jsonargparse error into the line that says what to change."""
+    """Condense a (nested) jsonargparse error into the one line that says what to change."""
     keys = re.findall(r'Parser key "([^"]+)"', message)
     bad = re.findall(r"(?:Option|Key) '([^']+)' is not (?:accepted|expected)", message)
     cls = re.findall(r"class_path '([^']+)'", message)
@@ -61,9 +71,10 @@ def one_line(message: str) -> str:
         full = ".".join(p for p in (where, bad[-1]) if p)
         return (f"unknown config key '{full}'" + (f" (not an argument of {cls[-1]})" if cls else "")
                 + "; check its spelling against `fit --help`")
-    first = next((ln.strip() for ln in message.splitlines() if ln.strip()), message)
-    detail = next((ln.strip() for ln in reversed(message.splitlines()) if "expects" in ln or "Problem" in ln), "")
-    return f"{first} {detail}".strip()
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    useful = [ln.removeprefix("- ") for ln in lines if not ln.startswith(STRUCTURAL)]
+    where = f"{keys[-1]}: " if keys else ""
+    return where + (useful[0] if useful else lines[0] if lines else message)
 
 
 def resolve_config_names(argv: list[str], configs_dir: Path) -> list[str]:
@@ -187,7 +198,7 @@ def figure_from(cfg: Namespace) -> Figure:
 def report(replication: str, cfg: Namespace, runs: list[Run]) -> str:
     fig_dir = figure_dir(cfg, replication)
     results = [r for run in runs if (r := load_result(fig_dir / run_dir_name(run.labels, run.run_id)))]
-    rep_dir = Path(sys.modules[replication].__file__).parent
+    rep_dir = replication_dir(replication)
     published = load_published(rep_dir / "published.yaml")
     paper = yaml.safe_load((rep_dir / "published.yaml").read_text()).get("paper", replication) if (rep_dir / "published.yaml").exists() else replication
     figure = figure_from(cfg)
@@ -230,7 +241,7 @@ def main(replication: str, argv: list[str] | None = None) -> int:
         print(f"usage: {prog} {{{','.join(COMMANDS)}}} --config FIGURE.yaml [overrides]\n")
         for name, what in COMMANDS.items():
             print(f"  {name:8s} {what}")
-        configs = sorted(p.stem for p in (Path(sys.modules[replication].__file__).parent / "configs").glob("*.yaml"))
+        configs = sorted(p.stem for p in (replication_dir(replication) / "configs").glob("*.yaml"))
         print(f"\nconfigs (bare names resolve to {replication.replace('.', '/')}/configs/): {', '.join(configs)}")
         print(f"\n`{prog} fit --help` lists every option.")
         return 0
@@ -238,7 +249,7 @@ def main(replication: str, argv: list[str] | None = None) -> int:
     try:
         if command not in COMMANDS:
             raise ConfigError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
-        configs_dir = Path(sys.modules[replication].__file__).parent / "configs"
+        configs_dir = replication_dir(replication) / "configs"
         parser, cfg = parse(replication, resolve_config_names(rest, configs_dir), f"{prog} {command}")
         if command == "fit":
             fit(replication, parser, cfg)

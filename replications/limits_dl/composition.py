@@ -1,0 +1,231 @@
+"""In-context function composition (Theorem 1, E1/E1b/E2) and its k-fold iterated form
+(Theorem 2, E3) as token sequences, with a brute-force checker that re-reads the tables.
+
+An instance holds k functions over a domain of size n, ``f1`` applied first; the answer is
+``fk(...f1(x))``. For k = 2 the note's names are g = ``f1`` (A -> B) and f = ``f2`` (B -> C),
+answer f(g(x)). (The brief wrote g(f(x)) with the names swapped; the maths is identical.)
+
+Layout. A table block is the marker ``fi`` followed by its n (argument, value) pairs in a random
+listing order; the query block is ``? x``; the prompt is ``<bos>``, the blocks in the chosen order,
+then ``=``. Orders (letters: G = tables in application order f1..fk, F-G = reversed, X = query):
+
+- ``G-F-X`` the theorem's order; ``X-G-F`` the query first (reviewer 1's question, E1b);
+- ``F-G-X`` tables reversed; ``X-F-G`` query first, tables reversed.
+
+Chain-of-thought modes (E3):
+
+- ``none``: answer ``y <eos>``;
+- ``offline``: the intermediates after the query, ``v1 .. vk <eos>`` (vk = y);
+- ``online``: interleaved, order ``X-G-F`` only: ``? x f1-table = v1 f2-table = v2 ... <eos>``;
+- ``reread``: the paper's CoT definition, where step r re-reads [previous output, whole prompt]:
+  ``<prompt> v1 | tables = v2 | tables = v3 ... <eos>`` (tables repeated in prompt order, the
+  query not repeated).
+
+In ``online`` and ``reread`` the tokens after ``prompt_len`` with ``target_mask`` False (later
+tables, ``|``, ``=``) are given by the evaluator, not generated: the convention of
+``common.tasks.Example`` for oracle-inserted tokens.
+
+Distribution: f1..f(k-1) uniform random permutations and fk a uniform random function, so the
+composed map is uniform over all n^n functions (n log2 n bits of entropy, chance 1/n).
+
+>>> inst = Instance(tables=((1, 2, 0), (2, 2, 1)), x=0)
+>>> ex = encode(inst, order="G-F-X", cot="none", vocab=Vocab(max_n=3, max_levels=3))
+>>> V = Vocab(max_n=3, max_levels=3)
+>>> V.render(ex.prompt)
+'<bos> f1 A0 B1 A1 B2 A2 B0 f2 B0 C2 B1 C2 B2 C1 ? A0 ='
+>>> V.render(ex.answer), check(ex, V)
+('C2 <eos>', True)
+>>> V.render(encode(inst, order="X-G-F", cot="offline", vocab=V).tokens)
+'<bos> ? A0 f1 A0 B1 A1 B2 A2 B0 f2 B0 C2 B1 C2 B2 C1 = B1 C2 <eos>'
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from common.tasks import Example
+from replications.limits_dl.vocab import VOCAB, Vocab
+
+ORDERS = ("G-F-X", "X-G-F", "F-G-X", "X-F-G")
+COT_MODES = ("none", "offline", "online", "reread")
+FUNCTION_KINDS = ("perm-then-uniform", "uniform", "perm")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """``tables[i][a]`` is f_{i+1}(a); ``listing[i]`` the order in which table i's arguments are
+    written (identity when None)."""
+
+    tables: tuple[tuple[int, ...], ...]
+    x: int
+    listing: tuple[tuple[int, ...], ...] | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.tables[0])
+
+    @property
+    def k(self) -> int:
+        return len(self.tables)
+
+    def chain(self) -> list[int]:
+        """[v1, ..., vk] with v_i = f_i(v_{i-1}), v_0 = x."""
+        out, v = [], self.x
+        for t in self.tables:
+            v = t[v]
+            out.append(v)
+        return out
+
+
+def sample_instance(rng: random.Random, n: int, k: int = 2, function_kind: str = "perm-then-uniform") -> Instance:
+    """Random functions, query and listing orders (see module docstring for the distribution)."""
+    if function_kind not in FUNCTION_KINDS:
+        raise ValueError(f"function_kind must be one of {FUNCTION_KINDS}")
+    if n < 1 or k < 1:
+        raise ValueError("need n >= 1 and k >= 1")
+    tables = []
+    for i in range(k):
+        perm = function_kind == "perm" or (function_kind == "perm-then-uniform" and i < k - 1)
+        tables.append(tuple(rng.sample(range(n), n)) if perm else tuple(rng.randrange(n) for _ in range(n)))
+    listing = tuple(tuple(rng.sample(range(n), n)) for _ in range(k))
+    return Instance(tables=tuple(tables), x=rng.randrange(n), listing=listing)
+
+
+def _table_block(inst: Instance, i: int, vocab: Vocab) -> list[int]:
+    """Marker f_{i+1} then (argument, value) pairs of table i."""
+    order = inst.listing[i] if inst.listing is not None else range(inst.n)
+    block = [vocab.marker(i + 1)]
+    for a in order:
+        block += [vocab.value(i, a), vocab.value(i + 1, inst.tables[i][a])]
+    return block
+
+
+def encode(inst: Instance, order: str = "G-F-X", cot: str = "none", vocab: Vocab = VOCAB) -> Example:
+    """Token layout of one instance (module docstring)."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}")
+    if cot not in COT_MODES:
+        raise ValueError(f"cot must be one of {COT_MODES}")
+    if inst.k >= vocab.max_levels or inst.n > vocab.max_n:
+        raise ValueError(f"instance (n={inst.n}, k={inst.k}) does not fit {vocab}")
+    eq, eos = vocab.id("="), vocab.eos_id
+    chain = inst.chain()
+    vals = [vocab.value(i + 1, v) for i, v in enumerate(chain)]
+    table_ids = list(range(inst.k)) if "G-F" in order else list(range(inst.k))[::-1]
+    tables = [_table_block(inst, i, vocab) for i in table_ids]
+    query = [vocab.id("?"), vocab.value(0, inst.x)]
+    x_first = order.startswith("X")
+
+    tokens, mask = [vocab.bos_id], [False]
+
+    def put(ids: list[int], target: bool) -> None:
+        tokens.extend(ids)
+        mask.extend([target] * len(ids))
+
+    if cot == "online":
+        if order != "X-G-F":
+            raise ValueError("online CoT needs order X-G-F (query first, tables in application order)")
+        put(query, False)
+        put(tables[0] + [eq], False)
+        prompt_len = len(tokens)
+        for i in range(inst.k):
+            if i:
+                put(tables[i] + [eq], False)
+            put([vals[i]], True)
+        put([eos], True)
+        return Example(tokens, mask, prompt_len)
+
+    all_tables = [t for blk in tables for t in blk]
+    put(query + all_tables if x_first else all_tables + query, False)
+    put([eq], False)
+    prompt_len = len(tokens)
+    if cot == "none":
+        put([vals[-1]], True)
+    elif cot == "offline":
+        put(vals, True)
+    else:  # reread
+        put([vals[0]], True)
+        for r in range(1, inst.k):
+            put([vocab.id("|")] + all_tables + [eq], False)
+            put([vals[r]], True)
+    put([eos], True)
+    return Example(tokens, mask, prompt_len)
+
+
+def sample(rng: random.Random, n: int, k: int = 2, order: str = "G-F-X", cot: str = "none",
+           function_kind: str = "perm-then-uniform", vocab: Vocab = VOCAB) -> Example:
+    """One random example (fresh functions every call: pure in-context, nothing to memorise).
+
+    >>> V = Vocab(max_n=8, max_levels=3)
+    >>> ex = sample(random.Random(0), n=8, k=2, cot="offline", vocab=V)
+    >>> len(ex.tokens), ex.prompt_len, sum(ex.target_mask), check(ex, V)
+    (41, 38, 3, True)
+    """
+    return encode(sample_instance(rng, n, k, function_kind), order, cot, vocab)
+
+
+def parse_tables(tokens: list[int], vocab: Vocab = VOCAB) -> tuple[dict[int, dict[int, int]], int | None]:
+    """Re-read every table (marker then value pairs) and the query from a token list.
+
+    Returns ({i: {argument: value}} with i 1-based, x). Raises ValueError if a repeated table
+    disagrees with its first copy or a pair has the wrong levels.
+    """
+    tables: dict[int, dict[int, int]] = {}
+    x, pos, q = None, 0, vocab.id("?")
+    while pos < len(tokens):
+        tok = tokens[pos]
+        i = vocab.marker_index(tok)
+        if tok == q and pos + 1 < len(tokens):
+            lv = vocab.value_of(tokens[pos + 1])
+            if lv is None or lv[0] != 0:
+                raise ValueError("query must be a level-0 value")
+            x, pos = lv[1], pos + 2
+            continue
+        if i is None:
+            pos += 1
+            continue
+        pos += 1
+        entries: dict[int, int] = {}
+        while pos + 1 < len(tokens) and vocab.value_of(tokens[pos]) is not None:
+            (la, a), lb_v = vocab.value_of(tokens[pos]), vocab.value_of(tokens[pos + 1])
+            if lb_v is None or la != i - 1 or lb_v[0] != i or a in entries:
+                raise ValueError(f"malformed entry in table f{i}")
+            entries[a] = lb_v[1]
+            pos += 2
+        if i in tables and tables[i] != entries:
+            raise ValueError(f"repeated table f{i} differs from its first copy")
+        tables[i] = entries
+    return tables, x
+
+
+def solve(tokens: list[int], vocab: Vocab = VOCAB) -> list[int]:
+    """Brute-force chain [v1..vk] by table lookup on the tables and query found in ``tokens``."""
+    tables, x = parse_tables(tokens, vocab)
+    if x is None or not tables or sorted(tables) != list(range(1, len(tables) + 1)):
+        raise ValueError("need a query and tables f1..fk")
+    chain, v = [], x
+    for i in range(1, len(tables) + 1):
+        v = tables[i][v]
+        chain.append(v)
+    return chain
+
+
+def check(example: Example, vocab: Vocab = VOCAB) -> bool:
+    """True iff the example is well formed and its scored tokens are the right answer: either
+    ``y <eos>`` or the full chain ``v1 .. vk <eos>``; every table complete over one domain."""
+    toks, mask = example.tokens, example.target_mask
+    if toks[0] != vocab.bos_id or any(mask[: example.prompt_len]) or toks[example.prompt_len - 1] != vocab.id("="):
+        return False
+    given = [t for t, m in zip(toks, mask) if not m]
+    try:
+        tables, _ = parse_tables(given, vocab)
+        chain = solve(given, vocab)
+    except (ValueError, KeyError):
+        return False
+    n = len(tables[1])
+    if any(sorted(t) != list(range(n)) for t in tables.values()):
+        return False
+    targets = [t for t, m in zip(toks, mask) if m]
+    final = [vocab.value(len(chain), chain[-1]), vocab.eos_id]
+    full = [vocab.value(i + 1, v) for i, v in enumerate(chain)] + [vocab.eos_id]
+    return targets in (final, full)
