@@ -16,6 +16,9 @@ KERNELS: dict[str, tuple[str, str]] = {
     "mamba_ssm": ("mamba_ssm.ops.selective_scan_interface", "mamba-ssm"),
     "causal_conv1d": ("causal_conv1d", "causal-conv1d"),
     "flash_attn": ("flash_attn", "flash-attn"),
+    # FlexAttention ships with torch >= 2.5; on CUDA it is compiled through triton.
+    "flex_attention": ("torch.nn.attention.flex_attention", "torch>=2.5"),
+    "triton": ("triton", "triton"),
 }
 
 

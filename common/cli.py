@@ -120,10 +120,23 @@ def _strip(cfg: dict) -> dict:
     return out
 
 
-def plan_runs(parser: ArgumentParser, cfg: Namespace) -> list[Run]:
+def check_not_shadowed(axes: list[Axis], argv: list[str]) -> None:
+    """A command-line override inside a subtree that a sweep axis replaces would be silently lost: refuse it."""
+    given = [a[2:].split("=", 1)[0] for a in argv if a.startswith("--") and not a.startswith(("--config", "--sweep", "--figure"))]
+    for axis in axes:
+        for _, over in axis.points():
+            for key in over:
+                for g in given:
+                    if g == key or g.startswith(key + "."):
+                        raise ConfigError(f"--{g} is replaced by sweep axis {axis.name!r} (it sets {key}); change it in "
+                                          f"that axis's values (in the config or with --sweep.grid) instead")
+
+
+def plan_runs(parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> list[Run]:
     """Expand the grid and validate every run (types, keys, and constructor checks on the meta device)."""
     base = _strip(cfg.as_dict())
     axes = [Axis(a["name"], a["values"], a.get("key")) for a in cfg.sweep.as_dict().get("grid") or []]
+    check_not_shadowed(axes, list(argv))
     try:
         runs = expand(axes)
     except ValueError as e:
@@ -173,10 +186,10 @@ def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every:
     init = parser.instantiate(ns)
     dm, model = init.data, init.model
     tkw = dict(init.trainer.as_dict() if isinstance(init.trainer, Namespace) else init.trainer)
-    every = checkpoint_every or tkw.get("val_check_interval") or 100
     recorder = ResultRecorder(samples_per_step=dm.batch_size * tkw.get("num_nodes", 1) * max(1, torch.cuda.device_count() if tkw.get("accelerator") == "gpu" else 1))
+    # Without checkpoint_every, checkpoint after each validation, so a resumed run keeps its whole curve.
     ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step}", save_last=True, save_top_k=0,
-                           every_n_train_steps=int(every), save_on_train_epoch_end=False)
+                           every_n_train_steps=checkpoint_every, save_on_train_epoch_end=False)
     tkw["callbacks"] = list(tkw.get("callbacks") or []) + [recorder, ckpt]
     tkw["enable_checkpointing"] = True
     tkw["default_root_dir"] = str(run_dir)
@@ -207,8 +220,8 @@ def report(replication: str, cfg: Namespace, runs: list[Run]) -> str:
     return md + f"\nWritten: {fig_dir / 'report.md'}, {fig_dir / 'report.csv'}, {fig_dir / (figure.id + '.png')}\n"
 
 
-def fit(replication: str, parser: ArgumentParser, cfg: Namespace) -> None:
-    runs = plan_runs(parser, cfg)
+def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> None:
+    runs = plan_runs(parser, cfg, argv)
     try:
         chosen = select(runs, cfg.sweep.only)
     except ValueError as e:
@@ -250,11 +263,12 @@ def main(replication: str, argv: list[str] | None = None) -> int:
         if command not in COMMANDS:
             raise ConfigError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
         configs_dir = replication_dir(replication) / "configs"
-        parser, cfg = parse(replication, resolve_config_names(rest, configs_dir), f"{prog} {command}")
+        args = resolve_config_names(rest, configs_dir)
+        parser, cfg = parse(replication, args, f"{prog} {command}")
         if command == "fit":
-            fit(replication, parser, cfg)
+            fit(replication, parser, cfg, args)
         else:
-            print(report(replication, cfg, plan_runs(parser, cfg)))
+            print(report(replication, cfg, plan_runs(parser, cfg, args)))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

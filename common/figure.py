@@ -65,7 +65,7 @@ class Sweep:
         only: run only some: an index (SLURM array id), a run-id prefix, or labels "arch=lstm,seed=0".
         dry_run: print the plan (runs, ids, done or not) and exit.
         runs_dir: root of run directories: <runs_dir>/<replication>/<figure id>/<labels>-<run id>/.
-        checkpoint_every: training steps between checkpoints (default: the validation interval).
+        checkpoint_every: training steps between checkpoints (default: after every validation).
     """
 
     grid: list[SweepAxis] = field(default_factory=list)

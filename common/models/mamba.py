@@ -36,16 +36,16 @@ def _check_backend(backend: str) -> None:
         backends.require("mamba_ssm")
 
 
+def _kernel_usable(x: torch.Tensor) -> bool:
+    """The CUDA kernels need CUDA tensors of a dtype they were built for."""
+    return x.is_cuda and x.dtype in _KERNEL_DTYPES
+
+
 def _resolve_backend(backend: str, x: torch.Tensor) -> str:
-    """The path a forward on ``x`` takes: the kernel needs CUDA and a dtype it was built for."""
-    if backend == "torch":
-        return "torch"
-    usable = x.is_cuda and x.dtype in _KERNEL_DTYPES
-    if backend == "mamba_ssm":
-        if not usable:
-            raise RuntimeError(f"backend=mamba_ssm needs CUDA tensors in {_KERNEL_DTYPES}; got {x.device}, {x.dtype}")
-        return "mamba_ssm"
-    return "mamba_ssm" if usable and backends.importable("mamba_ssm")[0] else "torch"
+    """The path a forward on ``x`` takes ("auto" falls back to torch; a forced backend is kept)."""
+    if backend == "auto":
+        return "mamba_ssm" if _kernel_usable(x) and backends.importable("mamba_ssm")[0] else "torch"
+    return backend
 
 
 class Mamba(nn.Module):
@@ -82,8 +82,8 @@ class Mamba(nn.Module):
         self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False, **fk)
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True, **fk)
         A = torch.arange(1, d_state + 1, dtype=torch.float32, device=device).repeat(self.d_inner, 1)
-        self.A_log = nn.Parameter(torch.log(A).to(dtype or torch.float32))
-        self.D = nn.Parameter(torch.ones(self.d_inner, device=device, dtype=dtype or torch.float32))
+        self.A_log = nn.Parameter(torch.log(A))  # A_log and D stay float32 whatever dtype, as in mamba_ssm
+        self.D = nn.Parameter(torch.ones(self.d_inner, device=device))
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias, **fk)
         self.reset_ssm_parameters(dt_min, dt_max, dt_init, dt_scale, dt_init_floor)
 
@@ -132,13 +132,16 @@ class Mamba(nn.Module):
     # -- public API -----------------------------------------------------------------------------
 
     def backend_for(self, x: torch.Tensor) -> str:
-        """"mamba_ssm" or "torch": the path ``forward`` takes on ``x``."""
+        """Which path ``forward`` takes on ``x``: "mamba_ssm" or "torch"."""
         return _resolve_backend(self.backend_pref, x)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """hidden (B, L, d_model) -> (B, L, d_model), from an empty state."""
         L = hidden.shape[1]
         backend = self.backend_for(hidden)
+        if backend == "mamba_ssm" and not _kernel_usable(hidden):
+            raise RuntimeError(f"backend=mamba_ssm needs CUDA tensors in {_KERNEL_DTYPES}; "
+                               f"got {hidden.device}, {hidden.dtype}")
         x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)  # (B, d_inner, L) each
         if backend == "mamba_ssm":
             x = self._conv_kernel(x)
@@ -271,6 +274,4 @@ class MambaLM(SequenceModel):
 
     @property
     def backend(self) -> str:
-        if self._backend == "mamba_ssm":
-            return "mamba_ssm"
         return _resolve_backend(self._backend, self.lm_head.weight)

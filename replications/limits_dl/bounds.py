@@ -43,3 +43,47 @@ def max_countable(d: int, p: int, layers: int = 1) -> int:
     """Distinct states of a recurrent model keeping L*d numbers of p bits: 2^(L d p). A counter
     (a^n b^n, Dyck-1 depth) with more values than this must confuse two counts (E4b, [OURS])."""
     return 2 ** (layers * d * p)
+
+
+def binary_entropy(e: float) -> float:
+    return 0.0 if e <= 0 or e >= 1 else -e * math.log2(e) - (1 - e) * math.log2(1 - e)
+
+
+def fano_accuracy_bound(n: int, state_bits: float) -> float:
+    """Best possible accuracy on a query read after the whole table(s) when the model carries at most
+    ``state_bits`` bits past the tables [OURS, the streaming form of Theorem 1's argument]: the composed
+    map F is uniform over [n]^[n], so its n values are independent, and together they share at most
+    ``state_bits`` bits with the state; Fano's inequality per query, averaged (h is concave), gives
+    h(e) + e log2(n-1) >= log2 n - state_bits / n for the mean error e. Holds for any readout, any
+    depth of recurrent stack, and k = 1 (look-up) as well as k = 2 (composition).
+
+    >>> round(fano_accuracy_bound(8, 0), 3), fano_accuracy_bound(8, 24)
+    (0.125, 1.0)
+    """
+    if n < 2:
+        return 1.0
+    target = math.log2(n) - state_bits / n
+    if target <= 0:
+        return 1.0
+
+    def phi(e):
+        return binary_entropy(e) + e * math.log2(n - 1)
+
+    lo, hi = 0.0, 1 - 1 / n  # phi increases from 0 to log2 n on this interval
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if phi(mid) < target else (lo, mid)
+    return 1 - hi
+
+
+def theorem1_accuracy_upper_bound(n: int, d: int, p: int) -> float:
+    """1 - Theorem 1's error lower bound: the paper's own prediction for a one-layer SSM."""
+    return 1 - theorem1_error_lower_bound(n, d, p)
+
+
+def counting_accuracy_bound(state_bits: float, n_max: int) -> float:
+    """a^n b^n completion with n uniform in 1..n_max: a model whose state takes at most 2^state_bits
+    values completes at most that many prompts a^n b correctly (its greedy continuation is a
+    function of the state; every n needs a different one), so accuracy <= 2^state_bits / n_max [OURS,
+    pigeonhole]."""
+    return min(1.0, 2 ** state_bits / n_max)

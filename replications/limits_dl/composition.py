@@ -3,7 +3,8 @@
 
 An instance holds k functions over a domain of size n, ``f1`` applied first; the answer is
 ``fk(...f1(x))``. For k = 2 the note's names are g = ``f1`` (A -> B) and f = ``f2`` (B -> C),
-answer f(g(x)). (The brief wrote g(f(x)) with the names swapped; the maths is identical.)
+answer f(g(x)). (Texts that write g(f(x)) only swap the letters; here ``f1`` is always applied
+first.)
 
 Layout. A table block is the marker ``fi`` followed by its n (argument, value) pairs in a random
 listing order; the query block is ``? x``; the prompt is ``<bos>``, the blocks in the chosen order,
@@ -23,7 +24,8 @@ Chain-of-thought modes (E3):
 
 In ``online`` and ``reread`` the tokens after ``prompt_len`` with ``target_mask`` False (later
 tables, ``|``, ``=``) are given by the evaluator, not generated: the convention of
-``common.tasks.Example`` for oracle-inserted tokens.
+``common.tasks.Example`` for oracle-inserted tokens. ``OracleSplicer`` feeds them during
+``common.decoding.retrieval_generate``.
 
 Distribution: f1..f(k-1) uniform random permutations and fk a uniform random function, so the
 composed map is uniform over all n^n functions (n log2 n bits of entropy, chance 1/n).
@@ -223,9 +225,38 @@ def check(example: Example, vocab: Vocab = VOCAB) -> bool:
     except (ValueError, KeyError):
         return False
     n = len(tables[1])
-    if any(sorted(t) != list(range(n)) for t in tables.values()):
+    if any(sorted(t) != list(range(n)) or max(t.values()) >= n for t in tables.values()):
         return False
     targets = [t for t, m in zip(toks, mask) if m]
     final = [vocab.value(len(chain), chain[-1]), vocab.eos_id]
     full = [vocab.value(i + 1, v) for i, v in enumerate(chain)] + [vocab.eos_id]
     return targets in (final, full)
+
+
+class OracleSplicer:
+    """Retriever for ``common.decoding.retrieval_generate``: after each generated token, returns the
+    example's next run of evaluator-given tokens (``target_mask`` False), so online / re-read CoT
+    examples can be decoded. Examples are found by their prompt; prompts must be distinct.
+
+    >>> V = Vocab(max_n=2, max_levels=3)
+    >>> ex = encode(Instance(tables=((1, 0), (1, 1)), x=1), order="X-G-F", cot="online", vocab=V)
+    >>> splice, seq = OracleSplicer([ex]), ex.prompt + [V.id("B0")]  # the model wrote v1 = B0
+    >>> V.render(splice(seq))
+    'f2 B0 C1 B1 C1 ='
+    """
+
+    def __init__(self, examples: list[Example]):
+        self._by_prompt = {tuple(e.prompt): e for e in examples}
+        if len(self._by_prompt) != len(examples):
+            raise ValueError("prompts must be distinct")
+        self._lengths = sorted({e.prompt_len for e in examples})
+
+    def __call__(self, seq: list[int]) -> list[int] | None:
+        ex = next((e for L in self._lengths if (e := self._by_prompt.get(tuple(seq[:L]))) is not None), None)
+        if ex is None:
+            return None
+        run, pos = [], len(seq)
+        while pos < len(ex.tokens) and not ex.target_mask[pos]:
+            run.append(ex.tokens[pos])
+            pos += 1
+        return run or None

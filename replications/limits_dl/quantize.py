@@ -34,7 +34,8 @@ def levels(bits: int, lo: float = -1.0, hi: float = 1.0, dtype: torch.dtype = to
     return (lo + k * ((hi - lo) / steps)).to(dtype)
 
 
-def quantize(x: torch.Tensor, bits: int, lo: float | torch.Tensor = -1.0, hi: float | torch.Tensor = 1.0) -> torch.Tensor:
+def quantize(x: torch.Tensor, bits: int, lo: float | torch.Tensor = -1.0,
+             hi: float | torch.Tensor = 1.0) -> torch.Tensor:
     """Nearest of 2^bits evenly spaced levels in [lo, hi] (values outside are clamped first)."""
     steps = _check_bits(bits)
     work = torch.float64
@@ -89,4 +90,5 @@ class StateQuantizer(nn.Module):
         return quantize_symmetric_ste(h, self.bits, self.dim)
 
     def extra_repr(self) -> str:
-        return f"bits={self.bits}, mode={self.mode}" + (f", range=[{self.lo}, {self.hi}]" if self.mode == "fixed" else "")
+        rng = f", range=[{self.lo}, {self.hi}]" if self.mode == "fixed" else ""
+        return f"bits={self.bits}, mode={self.mode}{rng}"

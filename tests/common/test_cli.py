@@ -135,3 +135,11 @@ def test_run_id_tracks_result_relevant_values_only():
     other = {"model": {"lr": 2.0}, "trainer": {"max_steps": 3, "enable_progress_bar": False}}
     cosmetic = {"model": {"lr": 1.0}, "trainer": {"max_steps": 3, "enable_progress_bar": True}}
     assert run_id(base) != run_id(other) and run_id(base) == run_id(cosmetic)
+
+
+def test_override_inside_a_swept_subtree_is_refused_not_lost(tiny_fit, tmp_path, capsys):
+    cfg, _, _ = tiny_fit
+    rc = main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(tmp_path),
+                            "--model.init_args.model.init_args.d_model", "32"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "sweep axis 'arch'" in err and "d_model" in err

@@ -8,6 +8,15 @@ from common.models.scan import selective_scan, selective_scan_chunked, selective
 F64 = dict(rtol=1e-9, atol=1e-10)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These tensors are tiny: one thread is faster, and not stalled by other jobs on the cores."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def make_inputs(b=2, d=3, n=4, L=7, dtype=torch.float64, softplus=True, seed=0):
     """Random scan inputs; delta is positive when no softplus follows, as in Mamba."""
     g = torch.Generator().manual_seed(seed)

@@ -130,3 +130,26 @@ def test_repeated_table_must_agree():
     bar = ex.tokens.index(W.id("|"))
     # change a value inside the repeated f1 table only
     assert not C.check(_corrupt(ex, bar + 3, W.value(1, 0)), W)
+
+
+@pytest.mark.parametrize("order,cot", [("X-G-F", "online"), ("G-F-X", "reread"), ("X-F-G", "reread"),
+                                       ("G-F-X", "none")])
+def test_oracle_splicer_rebuilds_the_sequence_around_generated_targets(order, cot):
+    """Decode with a perfect 'model' (writes the next target); spliced tokens must fill the rest."""
+    rng = random.Random(8)
+    exs = [C.sample(rng, n=6, k=3, order=order, cot=cot, vocab=V) for _ in range(20)]
+    splice = C.OracleSplicer(exs)
+    for ex in exs:
+        seq = list(ex.prompt)
+        while len(seq) < len(ex.tokens):
+            assert ex.target_mask[len(seq)]  # the splicer never leaves a given token to the model
+            seq.append(ex.tokens[len(seq)])
+            seq += splice(seq) or []
+        assert seq == ex.tokens
+
+
+def test_checker_rejects_values_outside_the_domain():
+    ex = C.encode(INST, order="G-F-X", cot="none", vocab=V)  # n = 2 inside a max_n = 16 vocabulary
+    assert C.check(ex, V)
+    pos = ex.tokens.index(V.value(1, 1))  # f1(0) = 1 -> 5, a value no argument of f2 covers
+    assert not C.check(_corrupt(ex, pos, V.value(1, 5)), V)

@@ -1,0 +1,105 @@
+"""a^n b^n and Dyck-1: labels against a regex / reduction check written here, exact class
+balance, hard negatives present, completions forced, Dyck positives uniform."""
+import random
+import re
+from collections import Counter
+
+import pytest
+
+from replications.limits_dl import formal_languages as FL
+from replications.limits_dl.vocab import VOCAB
+
+
+def anbn_by_regex(s: str) -> bool:
+    m = re.fullmatch(r"(a*)(b*)", s)
+    return bool(m) and len(m.group(1)) == len(m.group(2))
+
+
+def dyck_by_reduction(s: str) -> bool:
+    """Delete '()' until nothing changes; balanced iff the string vanishes."""
+    if set(s) - set("()"):
+        return False
+    while "()" in s:
+        s = s.replace("()", "")
+    return s == ""
+
+
+REF = {"anbn": anbn_by_regex, "dyck1": dyck_by_reduction}
+
+
+def string_and_label(ex):
+    names = VOCAB.decode(ex.tokens)
+    q = names.index("?")
+    return "".join(names[1:q]), names[q + 1] == "yes"
+
+
+@pytest.mark.parametrize("lang", FL.LANGUAGES)
+def test_membership_labels_against_independent_check(lang):
+    rng = random.Random(1)
+    exs = FL.membership_examples(rng, lang, 600, 1, 12)
+    pos = 0
+    for ex in exs:
+        s, label = string_and_label(ex)
+        assert label == REF[lang](s) == FL.is_member(s, lang)
+        assert FL.check(ex)
+        assert ex.prompt_len == len(s) + 2
+        pos += label
+    assert pos == 300
+
+
+@pytest.mark.parametrize("lang", FL.LANGUAGES)
+def test_negatives_include_right_counts_and_near_counts(lang):
+    rng = random.Random(2)
+    op, cl = FL.ALPHABET[lang]
+    kinds = Counter()
+    for _ in range(300):
+        s = FL.sample_negative(rng, lang, rng.randint(2, 10))
+        assert not REF[lang](s)
+        d = s.count(op) - s.count(cl)
+        kinds["equal counts" if d == 0 else "near" if abs(d) <= 2 else "far"] += 1
+    assert kinds["equal counts"] > 100 and kinds["near"] > 60
+
+
+def test_fair_coin_membership_is_roughly_balanced():
+    rng = random.Random(3)
+    labels = [string_and_label(FL.membership_example(rng, "anbn", 1, 8))[1] for _ in range(2000)]
+    assert 900 < sum(labels) < 1100
+
+
+@pytest.mark.parametrize("lang", FL.LANGUAGES)
+def test_completions_are_forced_and_correct(lang):
+    rng = random.Random(4)
+    op, cl = FL.ALPHABET[lang]
+    for _ in range(300):
+        ex = FL.completion_example(rng, lang, 1, 20)
+        assert FL.check(ex)
+        prefix = "".join(VOCAB.decode(ex.prompt[1:]))
+        answer = VOCAB.decode(ex.answer)
+        assert answer == [cl] * (prefix.count(op) - prefix.count(cl)) + ["<eos>"]
+        assert REF[lang](prefix + "".join(answer[:-1]))
+        assert not REF[lang](prefix) or lang == "anbn" and prefix == "ab"
+
+
+def test_completion_layout_by_hand():
+    assert VOCAB.render(FL.completion_example(random.Random(0), "anbn", 3, 3).tokens) == "<bos> a a a b b b <eos>"
+    with pytest.raises(ValueError):
+        FL.encode_completion("aaa", "anbn")  # continuation not forced yet
+    with pytest.raises(ValueError):
+        FL.encode_completion("())", "dyck1")
+
+
+def test_checker_rejects_wrong_labels_and_completions():
+    ex = FL.encode_membership("aabb", "anbn")
+    flipped = ex.tokens[:-2] + [VOCAB.id("no"), VOCAB.eos_id]
+    assert not FL.check(type(ex)(flipped, ex.target_mask, ex.prompt_len))
+    ex = FL.encode_completion("((", "dyck1")
+    short = ex.tokens[:-2] + [VOCAB.eos_id]
+    assert not FL.check(type(ex)(short, ex.target_mask[:-1], ex.prompt_len))
+
+
+def test_dyck_positives_are_uniform():
+    """n = 3 has the 5 Catalan words; each should come up ~1/5 of the time."""
+    rng = random.Random(5)
+    counts = Counter(FL.sample_positive(rng, "dyck1", 3) for _ in range(5000))
+    assert len(counts) == 5 and all(dyck_by_reduction(w) for w in counts)
+    assert all(850 < c < 1150 for c in counts.values())
