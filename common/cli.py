@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import os
 import re
 import sys
 import warnings
@@ -23,6 +24,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from common.checkpoints import AtomicCheckpointIO, check_resumable
 from common.figure import Claim, Figure, Sweep
 from common.io import atomic_write_text
 from common.lit.datamodule import SyntheticDataModule
@@ -169,6 +171,11 @@ def check_buildable(parser: ArgumentParser, run: Run) -> None:
         limit = model.model.max_seq_len
         if longest and limit and longest > limit:
             raise ValueError(f"evaluation needs {longest} tokens but the model's max_seq_len is {limit}")
+        tkw = dict(init.trainer.as_dict() if isinstance(init.trainer, Namespace) else init.trainer)
+        if not isinstance(tkw.get("max_steps"), int) or tkw["max_steps"] < 1:
+            raise ValueError(f"trainer.max_steps={tkw.get('max_steps')} must be a positive number of steps "
+                             "(figures train for a fixed step budget)")
+        L.Trainer(**{**tkw, "logger": False, "enable_checkpointing": False, "callbacks": []})
     except ConfigError:
         raise
     except Exception as e:
@@ -179,26 +186,43 @@ def figure_dir(cfg: Namespace, replication: str) -> Path:
     return Path(cfg.sweep.runs_dir) / replication.split(".")[-1] / cfg.figure.id
 
 
-def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every: int | None) -> dict:
+def is_rank_zero() -> bool:
+    """True in the process that writes files (the only one, or rank 0 of a DDP launch)."""
+    return all(int(os.environ.get(v, 0)) == 0 for v in ("LOCAL_RANK", "NODE_RANK", "RANK"))
+
+
+def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every: int | None) -> dict | None:
     ns = copy.deepcopy(run.namespace)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.config, sort_keys=False))
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if last.exists():
+        try:
+            check_resumable(last, run.run_id)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    if is_rank_zero():
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.config, sort_keys=False))
     L.seed_everything(ns.seed_everything, workers=True, verbose=False)
     init = parser.instantiate(ns)
     dm, model = init.data, init.model
     tkw = dict(init.trainer.as_dict() if isinstance(init.trainer, Namespace) else init.trainer)
-    recorder = ResultRecorder(samples_per_step=dm.batch_size * tkw.get("num_nodes", 1) * max(1, torch.cuda.device_count() if tkw.get("accelerator") == "gpu" else 1))
+    recorder = ResultRecorder(run_id=run.run_id, samples_per_step=dm.batch_size * tkw.get("num_nodes", 1) * max(1, torch.cuda.device_count() if tkw.get("accelerator") == "gpu" else 1))
     # Without checkpoint_every, checkpoint after each validation, so a resumed run keeps its whole curve.
     ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step}", save_last=True, save_top_k=0,
                            every_n_train_steps=checkpoint_every, save_on_train_epoch_end=False)
     tkw["callbacks"] = list(tkw.get("callbacks") or []) + [recorder, ckpt]
     tkw["enable_checkpointing"] = True
     tkw["default_root_dir"] = str(run_dir)
+    tkw["plugins"] = list(tkw.get("plugins") or []) + [AtomicCheckpointIO()]
     if tkw.get("logger") in (None, True):
         tkw["logger"] = TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version=0, default_hp_metric=False)
     trainer = L.Trainer(**tkw)
-    last = run_dir / "checkpoints" / "last.ckpt"
-    trainer.fit(model, dm, ckpt_path=str(last) if last.exists() else None)
+    try:
+        trainer.fit(model, dm, ckpt_path=str(last) if last.exists() else None)
+    except FloatingPointError as e:
+        raise ConfigError(f"run {run.name}: {e}") from None
     trainer.test(model, dm, verbose=False)
+    if not trainer.is_global_zero:
+        return None
     return write_result(run_dir, run_id=run.run_id, labels=run.labels, config=run.config,
                         final=model.last_eval["test"], recorder=recorder, trainer=trainer, model=model)
 
@@ -210,7 +234,19 @@ def figure_from(cfg: Namespace) -> Figure:
 
 def report(replication: str, cfg: Namespace, runs: list[Run]) -> str:
     fig_dir = figure_dir(cfg, replication)
-    results = [r for run in runs if (r := load_result(fig_dir / run_dir_name(run.labels, run.run_id)))]
+    results = []
+    for run in runs:
+        path = fig_dir / run_dir_name(run.labels, run.run_id)
+        try:
+            r = load_result(path)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        if r is None:
+            continue
+        if r.get("run_id") != run.run_id or run_id(r["config"]) != run.run_id:
+            raise ConfigError(f"{path / RESULT_FILE} was produced by a different config than run {run.name} of this "
+                              "figure; delete it or rerun with the config that made it")
+        results.append(r)
     rep_dir = replication_dir(replication)
     published = load_published(rep_dir / "published.yaml")
     paper = yaml.safe_load((rep_dir / "published.yaml").read_text()).get("paper", replication) if (rep_dir / "published.yaml").exists() else replication
@@ -238,13 +274,19 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
         check_buildable(parser, run)
     for run in chosen:
         run_dir = fig_dir / run_dir_name(run.labels, run.run_id)
-        if load_result(run_dir) is not None:
+        try:
+            finished = load_result(run_dir) is not None
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        if finished:
             print(f"[{run.index + 1}/{len(runs)}] {run.name}: done, skipped ({run_dir})")
             continue
         print(f"[{run.index + 1}/{len(runs)}] {run.name}: training in {run_dir}")
         result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every)
-        print(f"[{run.index + 1}/{len(runs)}] {run.name}: {result['steps']} steps, {result['wall_time_s']} s")
-    print(report(replication, cfg, runs))
+        if result is not None:
+            print(f"[{run.index + 1}/{len(runs)}] {run.name}: {result['steps']} steps, {result['wall_time_s']} s")
+    if is_rank_zero():
+        print(report(replication, cfg, runs))
 
 
 def main(replication: str, argv: list[str] | None = None) -> int:

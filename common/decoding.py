@@ -1,4 +1,5 @@
-"""Greedy autoregressive decoding over the model's step-wise state (KV cache or recurrent state)."""
+"""Greedy autoregressive decoding over the model's step-wise state (KV cache or recurrent state),
+plain or with a task retriever that splices tokens into the context (in-context RAG)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -42,30 +43,62 @@ def greedy_generate(model: SequenceModel, prompt: torch.Tensor, max_new_tokens: 
 
 
 @torch.no_grad()
+def retrieval_generate_batch(model: SequenceModel, prompt: torch.Tensor, max_new_tokens: int, retriever: Retriever,
+                             stop_id: int | None = None) -> list[list[int]]:
+    """Greedy decoding of a batch of equal-length prompts (B, P) where a retriever splices tokens in.
+
+    After every token the model generates, the retriever sees that row's whole sequence (prompt,
+    generated and retrieved tokens); the tokens it returns are fed to the model as context, never
+    taken from its predictions. Rows advance in lockstep, one token per step: a row with
+    retrieved tokens pending feeds the next of them (the model's prediction there is dropped), so
+    each row sees exactly the sequence single-row decoding would give it. A row ends at
+    ``stop_id`` (kept) or after ``max_new_tokens`` tokens, retrieved ones included.
+
+    Returns, per row, everything after the prompt (retrieved tokens included), at most
+    ``max_new_tokens`` long.
+
+    Training data follow the same convention: retrieved tokens sit in the sequence as inputs
+    with ``target_mask`` False (``common.tasks.Example``), so the loss never asks the model to
+    predict them and evaluation does not score them.
+    """
+    B = prompt.shape[0]
+    seqs = prompt.tolist()
+    out: list[list[int]] = [[] for _ in range(B)]
+    pending: list[list[int]] = [[] for _ in range(B)]
+    done = [max_new_tokens <= 0] * B
+    if all(done):
+        return out
+    state = model.init_state(B, prompt.device)
+    logits, state = model.step(prompt, state)
+    while True:
+        pred = logits[:, -1].argmax(-1).tolist()
+        feed = []
+        for r in range(B):
+            if done[r]:
+                feed.append(seqs[r][-1])  # keeps the batch in step; its outputs are ignored
+                continue
+            retrieved = bool(pending[r])
+            tok = pending[r].pop(0) if retrieved else pred[r]
+            seqs[r].append(tok)
+            out[r].append(tok)
+            if not retrieved:
+                if tok == stop_id:
+                    done[r] = True
+                else:
+                    spliced = retriever(seqs[r])
+                    if spliced:
+                        pending[r] = list(spliced)[: max_new_tokens - len(out[r])]
+            if len(out[r]) >= max_new_tokens:
+                done[r] = True
+            feed.append(tok)
+        if all(done):
+            return out
+        logits, state = model.step(torch.tensor(feed, device=prompt.device)[:, None], state)
+
+
 def retrieval_generate(model: SequenceModel, prompt: list[int], max_new_tokens: int, retriever: Retriever,
                        stop_id: int | None = None, device=None) -> list[int]:
-    """Greedy decoding of one sequence where a task retriever may splice tokens into the context.
+    """``retrieval_generate_batch`` for one sequence given as a list of token ids."""
+    return retrieval_generate_batch(model, torch.tensor([prompt], device=device), max_new_tokens, retriever,
+                                    stop_id)[0]
 
-    After every generated token the retriever sees the whole sequence; the tokens it returns are
-    fed to the model as context (they are not model predictions). Returns everything after the
-    prompt, retrieved tokens included, capped at ``max_new_tokens``.
-    """
-    seq = list(prompt)
-    state = model.init_state(1, device)
-    logits, state = model.step(torch.tensor([prompt], device=device), state)
-    generated: list[int] = []
-    while len(generated) < max_new_tokens:
-        nxt = int(logits[0, -1].argmax())
-        seq.append(nxt)
-        generated.append(nxt)
-        if nxt == stop_id:
-            break
-        feed = [nxt]
-        spliced = retriever(seq)
-        if spliced:
-            spliced = spliced[: max_new_tokens - len(generated)]
-            seq.extend(spliced)
-            generated.extend(spliced)
-            feed.extend(spliced)
-        logits, state = model.step(torch.tensor([feed], device=device), state)
-    return generated

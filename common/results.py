@@ -56,8 +56,8 @@ def provenance(trainer: L.Trainer, model) -> dict:
 class ResultRecorder(L.Callback):
     """Keeps the validation curve (saved in checkpoints, so it survives a resume)."""
 
-    def __init__(self, samples_per_step: int):
-        self.samples_per_step = samples_per_step
+    def __init__(self, samples_per_step: int, run_id: str = ""):
+        self.samples_per_step, self.run_id = samples_per_step, run_id
         self.history: list[dict] = []
         self.started = time.time()
         self.wall_before = 0.0
@@ -74,7 +74,7 @@ class ResultRecorder(L.Callback):
         return self.wall_before + time.time() - self.started
 
     def state_dict(self):
-        return {"history": self.history, "wall_time": self.wall_time()}
+        return {"history": self.history, "wall_time": self.wall_time(), "run_id": self.run_id}
 
     def load_state_dict(self, state):
         self.history = list(state["history"])

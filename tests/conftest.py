@@ -1,5 +1,53 @@
+import copy
+
 import pytest
 import torch
+import yaml
+
+# A figure small enough to train in seconds: copying with a 1-layer Transformer and an LSTM.
+TINY = {
+    "seed_everything": 0,
+    "model": {"class_path": "common.lit.SequenceLM",
+              "init_args": {"model": {"class_path": "common.models.Transformer",
+                                      "init_args": {"d_model": 16, "n_layer": 1, "n_head": 2}},
+                            "lr": 0.003, "warmup_steps": 2, "check_finite_every": 1}},
+    "data": {"class_path": "replications.repeat_after_me.data.CopyDataModule",
+             "init_args": {"alphabet": 6, "min_train_len": 2, "max_train_len": 4, "context_len": 16,
+                           "val_lengths": [4], "test_lengths": [3, 5], "batch_size": 4, "eval_examples": 8}},
+    "trainer": {"max_steps": 4, "val_check_interval": 2, "check_val_every_n_epoch": None, "accelerator": "cpu",
+                "enable_progress_bar": False, "enable_model_summary": False, "logger": False},
+    "sweep": {"grid": [{"name": "arch", "values": {
+        "transformer": {"model.init_args.model": {"class_path": "common.models.Transformer",
+                                                  "init_args": {"d_model": 16, "n_layer": 1, "n_head": 2,
+                                                                "position": "hard_alibi", "num_masked_heads": 1}}},
+        "lstm": {"model.init_args.model": {"class_path": "common.models.LSTM", "init_args": {"d_model": 16}}}}}]},
+    "figure": {"id": "tiny", "x": "eval:len", "y": "acc_seq", "series": ["arch"], "published_id": "fig1a",
+               "scale": "cpu", "claims": [{"text": "both run", "holds_if": "at('transformer', 3) >= 0 and at('lstm', 5) >= 0"},
+                                          {"text": "needs mamba", "holds_if": "at('mamba', 3) > 0.5"}]},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_dict():
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    """Write the tiny figure (with optional nested overrides) to a YAML file and return its path."""
+
+    def make(name="tiny.yaml", **sections):
+        cfg = copy.deepcopy(TINY)
+        for section, values in sections.items():
+            if isinstance(values, dict) and isinstance(cfg.get(section), dict):
+                cfg[section].update(values)
+            else:
+                cfg[section] = values
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    return make
 
 
 @pytest.fixture(autouse=True)

@@ -19,26 +19,37 @@ from common.tasks import Example, collate
 
 
 class _TrainStream(IterableDataset):
-    """Endless stream of training batches; remembers how many it has handed out."""
+    """Endless stream of training batches: batch i of process ``rank`` is seeded by (seed, "train", i[, rank])."""
 
     def __init__(self, make_batch: Callable[[random.Random], dict], seed: int):
         self.make_batch, self.seed, self.position = make_batch, seed, 0
+        self.rank, self.world_size = 0, 1
 
     def __iter__(self):
         while True:
-            batch = self.make_batch(rng_for(self.seed, "train", self.position))
+            parts = (self.seed, "train", self.position) + ((self.rank,) if self.world_size > 1 else ())
+            batch = self.make_batch(rng_for(*parts))
             self.position += 1
             yield batch
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader whose position Lightning saves in checkpoints and restores on resume."""
+    """A DataLoader over a ``_TrainStream`` that ``StreamPosition`` keeps in step with training."""
 
-    def state_dict(self) -> dict:
-        return {"position": self.dataset.position}
 
-    def load_state_dict(self, state: dict) -> None:
-        self.dataset.position = int(state["position"])
+class StreamPosition(L.Callback):
+    """Starts the training stream at the batch the trainer is at, so a resumed run sees the same data.
+
+    The position is derived from the restored ``global_step`` (not from what the loader had
+    prefetched when the checkpoint was written), and each DDP process gets its own stream.
+    """
+
+    def on_train_start(self, trainer, pl_module):
+        loader = trainer.train_dataloader
+        stream = getattr(loader, "dataset", None)
+        if isinstance(stream, _TrainStream):
+            stream.position = trainer.global_step * trainer.accumulate_grad_batches
+            stream.rank, stream.world_size = trainer.global_rank, trainer.world_size
 
 
 def eval_batches(examples: list[Example], batch_size: int, pad_id: int) -> list[dict]:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric, SumMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from common.decoding import greedy_generate, retrieval_generate
+from common.decoding import greedy_generate, retrieval_generate_batch
 from common.models.base import SequenceModel
 
 IGNORE = -100
@@ -35,6 +35,8 @@ class SequenceLM(L.LightningModule):
             decays to ``min_lr_ratio * lr`` at ``trainer.max_steps``.
         eval_mode: "generate" (greedy decoding, the honest protocol) or "teacher_forced"
             (argmax of one forward pass on the gold sequence, the copying paper's code).
+        check_finite_every: stop with a clear error when the loss is not finite, checked every
+            this many steps (each check is a host-device sync; 0 disables it).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class SequenceLM(L.LightningModule):
         schedule: str = "cosine",
         min_lr_ratio: float = 0.0,
         eval_mode: str = "generate",
+        check_finite_every: int = 50,
     ):
         super().__init__()
         if schedule not in ("cosine", "linear", "constant"):
@@ -67,7 +70,16 @@ class SequenceLM(L.LightningModule):
         targets = batch["targets"].masked_fill(~batch["loss_mask"], IGNORE)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
         self.log("train/loss", loss, prog_bar=True)
+        # Checked every `check_finite_every` steps: each check waits for the device (a host sync).
+        if self.hparams.check_finite_every and self.global_step % self.hparams.check_finite_every == 0 \
+                and not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss ({loss.item()}) at step {self.global_step}; lower "
+                                     "model.init_args.lr, set trainer.gradient_clip_val, or use fp32")
         return loss
+
+    def configure_callbacks(self):
+        from common.lit.datamodule import StreamPosition
+        return [StreamPosition()]
 
     def configure_optimizers(self):
         decay, no_decay = [], []
@@ -108,9 +120,8 @@ class SequenceLM(L.LightningModule):
             logits = self.model(torch.cat([prompt, answer[:, :-1]], dim=1))
             return logits[:, prompt.shape[1] - 1:].argmax(-1)
         retriever = getattr(self.trainer.datamodule, "retriever", None) if self.trainer is not None else None
-        if retriever is not None:
-            rows = [retrieval_generate(self.model, p.tolist(), answer.shape[1], retriever, device=self.device)
-                    for p in prompt]
+        if retriever is not None:  # retrieved tokens land in ``out`` too; answer_mask leaves them unscored
+            rows = retrieval_generate_batch(self.model, prompt, answer.shape[1], retriever)
             out = torch.full_like(answer, IGNORE)
             for i, r in enumerate(rows):
                 out[i, : len(r)] = torch.tensor(r, dtype=torch.long)

@@ -13,33 +13,11 @@ from common.sweep import run_id
 REPLICATION = "replications.repeat_after_me"
 CONFIGS = Path(__file__).parents[2] / "replications" / "repeat_after_me" / "configs"
 
-TINY = {
-    "seed_everything": 0,
-    "model": {"class_path": "common.lit.SequenceLM",
-              "init_args": {"model": {"class_path": "common.models.Transformer",
-                                      "init_args": {"d_model": 16, "n_layer": 1, "n_head": 2}},
-                            "lr": 0.003, "warmup_steps": 2}},
-    "data": {"class_path": "replications.repeat_after_me.data.CopyDataModule",
-             "init_args": {"alphabet": 6, "min_train_len": 2, "max_train_len": 4, "context_len": 16,
-                           "val_lengths": [4], "test_lengths": [3, 5], "batch_size": 4, "eval_examples": 8}},
-    "trainer": {"max_steps": 4, "val_check_interval": 2, "check_val_every_n_epoch": None, "accelerator": "cpu",
-                "enable_progress_bar": False, "enable_model_summary": False, "logger": False},
-    "sweep": {"grid": [{"name": "arch", "values": {
-        "transformer": {"model.init_args.model": {"class_path": "common.models.Transformer",
-                                                  "init_args": {"d_model": 16, "n_layer": 1, "n_head": 2,
-                                                                "position": "hard_alibi", "num_masked_heads": 1}}},
-        "lstm": {"model.init_args.model": {"class_path": "common.models.LSTM", "init_args": {"d_model": 16}}}}}]},
-    "figure": {"id": "tiny", "x": "eval:len", "y": "acc_seq", "series": ["arch"], "published_id": "fig1a",
-               "scale": "cpu", "claims": [{"text": "both run", "holds_if": "at('transformer', 3) >= 0 and at('lstm', 5) >= 0"},
-                                          {"text": "needs mamba", "holds_if": "at('mamba', 3) > 0.5"}]},
-}
-
-
 @pytest.fixture(scope="module")
-def tiny_fit(tmp_path_factory):
+def tiny_fit(tmp_path_factory, tiny_dict):
     tmp = tmp_path_factory.mktemp("cli")
     cfg = tmp / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(TINY))
+    cfg.write_text(yaml.safe_dump(tiny_dict))
     runs = tmp / "runs"
     rc = main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(runs)])
     return cfg, runs, rc
