@@ -1,8 +1,15 @@
 import copy
+import os
 
-import pytest
-import torch
-import yaml
+# One thread per process: on a 2-core machine, several processes (DDP and CLI subprocesses, or other
+# jobs) each running 2 spin-waiting threads make tests tens of times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # A figure small enough to train in seconds: copying with a 1-layer Transformer and an LSTM.
 TINY = {

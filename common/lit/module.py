@@ -37,6 +37,8 @@ class SequenceLM(L.LightningModule):
             (argmax of one forward pass on the gold sequence, the copying paper's code).
         check_finite_every: stop with a clear error when the loss is not finite, checked every
             this many steps (each check is a host-device sync; 0 disables it).
+        compile: run the training forward pass through ``torch.compile`` (evaluation and
+            decoding stay eager, so the step-wise state paths need no recompilation).
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class SequenceLM(L.LightningModule):
         min_lr_ratio: float = 0.0,
         eval_mode: str = "generate",
         check_finite_every: int = 50,
+        compile: bool = False,
     ):
         super().__init__()
         if schedule not in ("cosine", "linear", "constant"):
@@ -60,13 +63,15 @@ class SequenceLM(L.LightningModule):
         self.save_hyperparameters(ignore=["model"])
         self.model = model(vocab_size)
         self.eval_metrics = torch.nn.ModuleDict()
+        # A compiled bound method, not a submodule: checkpoints keep the plain parameter names.
+        self._train_forward = torch.compile(self.model.forward) if compile else self.model.forward
 
     # ----- training -----
     def forward(self, idx):
         return self.model(idx)
 
     def training_step(self, batch, batch_idx):
-        logits = self.model(batch["inputs"])
+        logits = self._train_forward(batch["inputs"])
         targets = batch["targets"].masked_fill(~batch["loss_mask"], IGNORE)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
         self.log("train/loss", loss, prog_bar=True)
@@ -93,7 +98,7 @@ class SequenceLM(L.LightningModule):
             [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=hp.lr, betas=tuple(hp.betas),
         )
-        total = max(int(self.trainer.max_steps), 1) if self.trainer is not None and self.trainer.max_steps > 0 else None
+        total = int(self.trainer.max_steps) if self._trainer is not None and self.trainer.max_steps > 0 else None
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, hp.warmup_steps, total, hp.schedule, hp.min_lr_ratio))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
@@ -108,8 +113,12 @@ class SequenceLM(L.LightningModule):
             }).to(self.device)
         return self.eval_metrics[key.replace(".", "_")]
 
+    def _datamodule(self):
+        """The attached DataModule (it may define ``score``, ``retriever``, ``eval_set_names``), or None."""
+        return getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+
     def _eval_set_name(self, dataloader_idx: int, stage: str) -> str:
-        dm = self.trainer.datamodule if self.trainer is not None else None
+        dm = self._datamodule()
         names = dm.eval_set_names(stage) if dm is not None and hasattr(dm, "eval_set_names") else None
         return names[dataloader_idx] if names else f"set{dataloader_idx}"
 
@@ -119,7 +128,7 @@ class SequenceLM(L.LightningModule):
         if self.hparams.eval_mode == "teacher_forced":
             logits = self.model(torch.cat([prompt, answer[:, :-1]], dim=1))
             return logits[:, prompt.shape[1] - 1:].argmax(-1)
-        retriever = getattr(self.trainer.datamodule, "retriever", None) if self.trainer is not None else None
+        retriever = getattr(self._datamodule(), "retriever", None)
         if retriever is not None:  # retrieved tokens land in ``out`` too; answer_mask leaves them unscored
             rows = retrieval_generate_batch(self.model, prompt, answer.shape[1], retriever)
             out = torch.full_like(answer, IGNORE)
@@ -130,7 +139,7 @@ class SequenceLM(L.LightningModule):
 
     def _eval_step(self, batch, dataloader_idx: int, stage: str):
         pred = self.generate_answers(batch)
-        dm = self.trainer.datamodule if self.trainer is not None else None
+        dm = self._datamodule()
         if dm is not None and hasattr(dm, "score"):
             token_ok, seq_ok = dm.score(pred, batch)
         else:

@@ -3,6 +3,8 @@
 Pre-norm blocks; LayerNorm + GELU MLP (GPT-style, as the copying paper's GPT-NeoX models) or
 RMSNorm + SwiGLU (LLaMA-style, as the official code of "RNNs are not Transformers (Yet)").
 Decoding keeps a KV cache; ``step`` on a cache equals ``forward`` on the whole sequence.
+Attention runs on the kernel ``attention_backend`` names ("auto": flash-attn / FlexAttention /
+SDPA as ``attention.resolve`` decides); ``backend`` reports the ones that actually ran.
 """
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.models.attention import BACKENDS, attention
+from common.models.attention import Pattern, attention, check_backend, resolve
 from common.models.base import SequenceModel
-from common.models.positions import POSITIONS, apply_rope, attention_bias, hard_alibi_windows, rope_tables
+from common.models.positions import apply_rope, rope_tables
 
 
 def make_norm(kind: str, dim: int) -> nn.Module:
@@ -47,12 +49,16 @@ class SelfAttention(nn.Module):
                  bias: bool, backend: str):
         super().__init__()
         self.n_head, self.head_dim = n_head, d_model // n_head
-        self.position, self.num_masked_heads, self.backend = position, num_masked_heads, backend
+        self.pattern = Pattern(position, n_head, num_masked_heads)
+        check_backend(backend, self.pattern)
+        self.backend = backend
+        self.ran: set[str] = set()  # kernels that actually ran (provenance)
         self.rot_dim = 2 * int(self.head_dim * rope_fraction / 2) if position == "rope" else 0
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.proj = nn.Linear(d_model, d_model, bias=bias)
 
-    def forward(self, x, positions, cache=None):
+    def forward(self, x, positions, cache=None, memo=None):
+        """x (B, T, C) at absolute ``positions``; ``cache`` is this layer's KV cache, ``memo`` the pass's masks."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 x (B, H, T, D)
         if self.rot_dim:
@@ -62,9 +68,9 @@ class SelfAttention(nn.Module):
             if cache["k"] is not None:
                 k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
             cache["k"], cache["v"] = k, v
-        k_pos = torch.arange(k.shape[2], device=x.device)
-        bias = attention_bias(self.position, self.n_head, positions, k_pos, self.num_masked_heads, dtype=q.dtype)
-        y = attention(q, k, v, bias, self.backend)  # (B, H, T, D)
+        kernel = resolve(self.backend, self.pattern, q)
+        self.ran.add(kernel)
+        y = attention(q, k, v, self.pattern, kernel, memo)  # (B, H, T, D)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -75,8 +81,8 @@ class Block(nn.Module):
         self.attn = SelfAttention(d_model, n_head, position, rope_fraction, num_masked_heads, bias, backend)
         self.mlp = MLP(d_model, d_ff, mlp, bias)
 
-    def forward(self, x, positions, cache=None):
-        x = x + self.attn(self.norm1(x), positions, cache)
+    def forward(self, x, positions, cache=None, memo=None):
+        x = x + self.attn(self.norm1(x), positions, cache, memo)
         return x + self.mlp(self.norm2(x))
 
 
@@ -98,7 +104,8 @@ class Transformer(SequenceModel):
         num_masked_heads: Hard-ALiBi heads with a window (head h sees h+1 keys); the rest are NoPE.
         max_seq_len: longest sequence accepted (None: unbounded; every scheme here is relative).
         norm: "layer" or "rms"; mlp: "gelu" or "swiglu"; bias: biases in linear layers.
-        attention_backend: "auto", "sdpa" or "naive".
+        attention_backend: "auto", "sdpa", "naive", "flex" or "flash_attn" (see ``attention.py``);
+            a forced backend that cannot run here fails at construction.
     """
 
     def __init__(
@@ -119,14 +126,9 @@ class Transformer(SequenceModel):
         attention_backend: str = "auto",
     ):
         super().__init__()
-        if position not in POSITIONS:
-            raise ValueError(f"unknown position={position!r}; choose one of {POSITIONS}")
         if d_model % n_head:
             raise ValueError(f"d_model={d_model} is not divisible by n_head={n_head}")
-        if attention_backend not in BACKENDS:
-            raise ValueError(f"unknown attention_backend={attention_backend!r}; choose one of {BACKENDS}")
-        if position == "hard_alibi":
-            hard_alibi_windows(n_head, num_masked_heads)  # validates the head count
+        check_backend(attention_backend, Pattern(position, n_head, num_masked_heads))  # validates position too
         if not 0.0 <= rope_fraction <= 1.0:
             raise ValueError(f"rope_fraction={rope_fraction} must lie in [0, 1]")
         self.vocab_size, self.d_model, self.n_layer, self.n_head = vocab_size, d_model, n_layer, n_head
@@ -159,7 +161,8 @@ class Transformer(SequenceModel):
 
     @property
     def backend(self) -> str:
-        return "sdpa" if self._backend == "auto" else self._backend
+        """Kernels that ran so far ("flash_attn", "sdpa", ...; comma-joined if several), else the one that would."""
+        return attention_backend_name(self.blocks, self.wte.weight)
 
     def _run(self, idx, cache: KVCache | None):
         offset = cache.length if cache is not None else 0
@@ -168,8 +171,9 @@ class Transformer(SequenceModel):
             raise ValueError(f"sequence of {offset + T} tokens exceeds max_seq_len={self._max_seq_len}")
         positions = torch.arange(offset, offset + T, device=idx.device)
         x = self.wte(idx)
+        memo: dict = {}  # masks shared by the layers of this pass
         for i, block in enumerate(self.blocks):
-            x = block(x, positions, cache.layers[i] if cache is not None else None)
+            x = block(x, positions, cache.layers[i] if cache is not None else None, memo)
         if cache is not None:
             cache.length += T
         return self.lm_head(self.norm_f(x))
@@ -185,3 +189,14 @@ class Transformer(SequenceModel):
 
     def state_size(self, seq_len: int) -> int:
         return 2 * self.n_layer * self.d_model * seq_len
+
+
+def attention_backend_name(blocks, weight: torch.Tensor) -> str:
+    """What ``blocks`` (with an ``attn`` each) ran, or what a call on ``weight``'s device and dtype would run."""
+    ran = sorted(set().union(*(b.attn.ran for b in blocks)))
+    if not blocks:
+        return "none"
+    if ran:
+        return ",".join(ran)
+    a = blocks[0].attn
+    return resolve(a.backend, a.pattern, weight.new_empty(1, a.n_head, 1, a.head_dim))

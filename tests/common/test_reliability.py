@@ -82,7 +82,7 @@ def _one_finished(tiny_config, tmp_path):
 
 def test_corrupt_checkpoint_is_refused_with_its_name(tiny_config, tmp_path, capsys):
     cfg, runs = _one_finished(tiny_config, tmp_path)
-    run_dir = next(fig_dir(runs).glob("*"))
+    run_dir = next(fig_dir(runs).glob("*/result.json")).parent
     (run_dir / "result.json").unlink()
     (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
     assert main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(runs), "--sweep.only", "0"]) == 2

@@ -1,0 +1,1 @@
+"""Throughput and memory measurements: scripts, never tests (no test asserts a timing)."""
