@@ -1,0 +1,26 @@
+"""Every benchmark in one run: ``python -m benchmarks`` (add ``--quick`` for fewer repeats).
+
+Prints ratios that hold on a noisy machine (interleaved repeats, medians): the package's
+Lightning overhead, cached vs recomputed decoding, data generation vs consumption, and the
+training throughput of each family.
+"""
+import argparse
+import time
+
+import torch
+
+from benchmarks import datagen, decoding, lightning_overhead, throughput
+
+ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ap.add_argument("--quick", action="store_true")
+ap.add_argument("--threads", type=int, default=None, help="CPU threads (1 on a shared machine)")
+args = ap.parse_args()
+if args.threads:
+    torch.set_num_threads(args.threads)
+repeats = 2 if args.quick else 3
+t0 = time.time()
+print(lightning_overhead.run(steps=100 if args.quick else 200, repeats=repeats), end="\n\n", flush=True)
+print(decoding.run(lengths=(32, 128) if args.quick else (32, 64, 128, 256), repeats=repeats), end="\n\n", flush=True)
+print(datagen.run(repeats=repeats), end="\n\n", flush=True)
+throughput.main(["--quick"] + (["--threads", str(args.threads)] if args.threads else []))
+print(f"\ntotal {time.time() - t0:.0f} s")
