@@ -7,7 +7,7 @@ import pytest
 from replications.limits_dl.vocab import VOCAB, Vocab
 
 MODULES = ["vocab", "composition", "composition_text", "multiplication", "dynamic_programming", "einstein",
-           "formal_languages", "quantize", "counter", "bounds", "text_problem"]
+           "formal_languages", "quantize", "counter", "bounds", "text_problem", "llm.protocol"]
 
 
 @pytest.mark.parametrize("name", MODULES)

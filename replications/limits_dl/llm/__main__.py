@@ -1,0 +1,5 @@
+import sys
+
+from replications.limits_dl.llm.run import main
+
+sys.exit(main())
