@@ -11,12 +11,19 @@ class Claim:
 
     ``holds_if`` is an expression over ``at(series, x)``, ``last(series)``, ``reach(series, threshold)``,
     ``published(series, x)``, numbers, arithmetic, comparisons, ``and``/``or``/``not``, ``min``/``max``.
-    It is inconclusive when a value it needs was not measured.
+    It is inconclusive when a value it needs was not measured. ``kind`` says whose claim it is:
+    "paper" (the paper states it), "prediction" (derived from the paper's theory, not a published
+    result), or "control" (a sanity check of the experiment itself).
     """
 
     text: str
     holds_if: str
     source: str = ""
+    kind: str = "paper"
+
+    def __post_init__(self):
+        if self.kind not in ("paper", "prediction", "control"):
+            raise ValueError(f"claim kind={self.kind!r}; use paper, prediction or control")
 
 
 @dataclass

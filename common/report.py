@@ -113,8 +113,9 @@ def build_report(figure: Figure, results: list[dict], published: list[PublishedV
         rows.append({"series": v.series, "x": v.x, "published": f"{v.y:.3f} ± {v.uncertainty:.3f} ({v.how})",
                      "measured": measured, "delta": delta, "status": status, "source": f"{paper}, {v.source}"})
     funcs = claim_functions(series, mine)
-    claims = [{"claim": c.text, "verdict": evaluate(c.holds_if, funcs), "test": c.holds_if,
-               "source": f"{paper}, {c.source}" if c.source else paper} for c in figure.claims]
+    claims = [{"claim": c.text, "kind": c.kind, "verdict": evaluate(c.holds_if, funcs), "test": c.holds_if,
+               "source": (f"{paper}, {c.source}" if c.source else paper) if c.kind == "paper" else (c.source or "ours")}
+              for c in figure.claims]
     return {"figure": figure.id, "scale": figure.scale, "runs": len(results), "expected_runs": expected_runs,
             "rows": rows, "claims": claims, "series": series}
 
@@ -135,9 +136,9 @@ def render_markdown(report: dict, figure: Figure) -> str:
                           [[r["series"], r["x"], r["published"], r["measured"], r["delta"], r["status"], r["source"]]
                            for r in report["rows"]])]
     if report["claims"]:
-        out += ["", "### The paper's claims",
-                _md_table(["claim", "verdict", "test", "source"],
-                          [[c["claim"], c["verdict"], f"`{c['test']}`", c["source"]] for c in report["claims"]])]
+        out += ["", "### Claims (the paper's, or predictions and controls where marked)",
+                _md_table(["claim", "kind", "verdict", "test", "source"],
+                          [[c["claim"], c["kind"], c["verdict"], f"`{c['test']}`", c["source"]] for c in report["claims"]])]
     out += ["", f"### Measured ({figure.y} by {figure.x})",
             _md_table(["series", "x", "mean", "std", "runs"],
                       [[s, x, f"{p.mean:.3f}", f"{p.std:.3f}", p.n] for s, pts in report["series"].items()
@@ -152,7 +153,7 @@ def render_csv(report: dict) -> str:
     for r in report["rows"]:
         w.writerow(["value", r["series"], r["x"], r["published"], r["measured"], r["delta"], r["status"], r["source"]])
     for c in report["claims"]:
-        w.writerow(["claim", "", "", c["claim"], c["test"], "", c["verdict"], c["source"]])
+        w.writerow([f"claim ({c['kind']})", "", "", c["claim"], c["test"], "", c["verdict"], c["source"]])
     return buf.getvalue()
 
 

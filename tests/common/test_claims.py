@@ -33,3 +33,16 @@ def test_aggregate_averages_runs_that_share_a_series():
     agg = aggregate(runs, fig)
     assert agg["tf"][10].mean == pytest.approx(0.7) and agg["tf"][10].n == 2 and agg["tf"][10].std == pytest.approx(0.1)
     assert agg["tf"][20].mean == 0.5
+
+
+def test_claim_kind_is_shown_and_only_paper_claims_cite_the_paper():
+    from common.figure import Claim
+    from common.report import build_report, render_markdown
+
+    fig = Figure(id="f", x="eval:len", y="acc_seq", series=["arch"], claims=[
+        Claim("stated", "1 > 0", "Fig. 2, p. 5"), Claim("derived", "1 > 0", "Theorem 1", kind="prediction")])
+    md = render_markdown(build_report(fig, [], [], "Some et al. 2024", 0), fig)
+    assert "| stated | paper | holds | `1 > 0` | Some et al. 2024, Fig. 2, p. 5 |" in md
+    assert "| derived | prediction | holds | `1 > 0` | Theorem 1 |" in md
+    with pytest.raises(ValueError, match="kind"):
+        Claim("x", "1", kind="guess")
