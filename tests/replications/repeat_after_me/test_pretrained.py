@@ -1,9 +1,12 @@
 """Pretrained-model experiments: prompt builders against hand-checked text, scoring, and the runner end to end
 on tiny randomly initialised GPT-NeoX and Mamba models saved to a temporary folder (nothing is downloaded)."""
 import json
+import os
 import random
 
 import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download; everything is built in tmp folders
 
 from replications.repeat_after_me.pretrained import prompts as P
 from replications.repeat_after_me.pretrained.__main__ import main
