@@ -8,11 +8,15 @@ does only the last step.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
+import logging
 import os
 import re
+import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -104,14 +108,37 @@ def resolve_config_names(argv: list[str], configs_dir: Path) -> list[str]:
 def parse(replication: str, argv: list[str], prog: str) -> tuple[ArgumentParser, Namespace]:
     try:
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
-        cli = ReplicationCLI(
-            SequenceLM, SyntheticDataModule, subclass_mode_model=True, subclass_mode_data=True, run=False,
-            args=argv, save_config_callback=None, auto_configure_optimizers=False,
-            parser_kwargs={"prog": prog, "exit_on_error": False, "default_env": False},
-        )
+        with quiet_lightning():
+            cli = ReplicationCLI(
+                SequenceLM, SyntheticDataModule, subclass_mode_model=True, subclass_mode_data=True, run=False,
+                args=argv, save_config_callback=None, auto_configure_optimizers=False,
+                parser_kwargs={"prog": prog, "exit_on_error": False, "default_env": False},
+            )
     except Exception as e:  # jsonargparse raises ArgumentError; a bad class path raises others
         raise ConfigError(one_line(str(e))) from None
+    cli.parser.replication_cli = cli
     return cli.parser, cli.config
+
+
+def instantiate(parser: ArgumentParser, ns: Namespace) -> Namespace:
+    """Build one run's classes from its namespace.
+
+    LightningCLI's instantiators save, as the module's hyperparameters, a dump of the config the
+    CLI parsed, not of the namespace being instantiated; SequenceLM reads lr, schedule, etc. from
+    its hyperparameters, so a run whose sweep axis sets the learning rate would train with the
+    base config's. Pointing the CLI at the run's namespace while it builds keeps the two equal.
+    """
+    cli = getattr(parser, "replication_cli", None)
+    if cli is None:
+        return parser.instantiate(ns)
+    base = cli.config
+    cli.config = ns
+    cli.__dict__.pop("config_dump", None)
+    try:
+        return parser.instantiate(ns)
+    finally:
+        cli.config = base
+        cli.__dict__.pop("config_dump", None)
 
 
 def _strip(cfg: dict) -> dict:
@@ -161,11 +188,30 @@ def plan_runs(parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> l
     return runs
 
 
-def check_buildable(parser: ArgumentParser, run: Run) -> None:
-    """Build data and model on the meta device so impossible sizes fail before any training."""
+@contextlib.contextmanager
+def quiet_lightning():
+    """Silence Lightning's start-up notes (devices found, tips) for Trainers built only as a check."""
+    logs = [logging.getLogger(n) for n in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                                            "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed")]
+    levels = [g.level for g in logs]
+    for g in logs:
+        g.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for g, lv in zip(logs, levels):
+            g.setLevel(lv)
+
+
+def check_buildable(parser: ArgumentParser, run: Run) -> float:
+    """Build data and model on the meta device so impossible sizes fail before any training.
+
+    Returns a rough cost of the run (steps x batch x longest sequence x parameters), used to
+    start the longest runs first when several train at once.
+    """
     try:
         with torch.device("meta"):
-            init = parser.instantiate(copy.deepcopy(run.namespace))
+            init = instantiate(parser, copy.deepcopy(run.namespace))
         dm, model = init.data, init.model
         longest = getattr(dm, "max_eval_tokens", lambda: None)()
         limit = model.model.max_seq_len
@@ -175,7 +221,9 @@ def check_buildable(parser: ArgumentParser, run: Run) -> None:
         if not isinstance(tkw.get("max_steps"), int) or tkw["max_steps"] < 1:
             raise ValueError(f"trainer.max_steps={tkw.get('max_steps')} must be a positive number of steps "
                              "(figures train for a fixed step budget)")
-        L.Trainer(**{**tkw, "logger": False, "enable_checkpointing": False, "callbacks": []})
+        with quiet_lightning():
+            L.Trainer(**{**tkw, "logger": False, "enable_checkpointing": False, "callbacks": []})
+        return float(tkw["max_steps"] * getattr(dm, "batch_size", 1) * (longest or 1) * model.model.num_params())
     except ConfigError:
         raise
     except Exception as e:
@@ -202,7 +250,7 @@ def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every:
     if is_rank_zero():
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.config, sort_keys=False))
     L.seed_everything(ns.seed_everything, workers=True, verbose=False)
-    init = parser.instantiate(ns)
+    init = instantiate(parser, ns)
     dm, model = init.data, init.model
     tkw = dict(init.trainer.as_dict() if isinstance(init.trainer, Namespace) else init.trainer)
     recorder = ResultRecorder(run_id=run.run_id, samples_per_step=dm.batch_size * tkw.get("num_nodes", 1) * max(1, torch.cuda.device_count() if tkw.get("accelerator") == "gpu" else 1))
@@ -270,8 +318,10 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
             mark = "*" if run in chosen else " "
             print(f"{mark} {run.index:3d}  {run.run_id}  {state:7s}  {run.name}")
         return
-    for run in chosen:
-        check_buildable(parser, run)
+    if cfg.sweep.workers < 1:
+        raise ConfigError(f"sweep.workers={cfg.sweep.workers} must be >= 1")
+    cost = {run.index: check_buildable(parser, run) for run in chosen}
+    pending = []
     for run in chosen:
         run_dir = fig_dir / run_dir_name(run.labels, run.run_id)
         try:
@@ -280,13 +330,57 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
             raise ConfigError(str(e)) from None
         if finished:
             print(f"[{run.index + 1}/{len(runs)}] {run.name}: done, skipped ({run_dir})")
-            continue
-        print(f"[{run.index + 1}/{len(runs)}] {run.name}: training in {run_dir}")
-        result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every)
-        if result is not None:
-            print(f"[{run.index + 1}/{len(runs)}] {run.name}: {result['steps']} steps, {result['wall_time_s']} s")
-    if is_rank_zero():
+        else:
+            pending.append((run, run_dir))
+    if cfg.sweep.workers > 1 and len(pending) > 1:
+        pending.sort(key=lambda p: -cost[p[0].index])  # longest first: the last ones to start end soonest
+        train_in_workers(replication, argv, pending, len(runs), cfg.sweep.workers)
+    else:
+        for run, run_dir in pending:
+            print(f"[{run.index + 1}/{len(runs)}] {run.name}: training in {run_dir}")
+            result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every)
+            if result is not None:
+                print(f"[{run.index + 1}/{len(runs)}] {run.name}: {result['steps']} steps, {result['wall_time_s']} s")
+    if is_rank_zero() and not os.environ.get(WORKER_ENV):
         print(report(replication, cfg, runs))
+
+
+WORKER_ENV = "LIMITS_SWEEP_WORKER"  # set in worker processes: they train one run and leave the report to the parent
+
+
+def train_in_workers(replication: str, argv: list[str], pending: list, total: int, workers: int) -> None:
+    """Train ``pending`` runs, ``workers`` at a time, each in a child process running this CLI on one run.
+
+    Each child gets cores // workers intra-op threads (unless OMP_NUM_THREADS is set) and writes its
+    output to ``train.log`` in its run directory; a failed run is reported at the end, with its log.
+    """
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // workers))
+    env = {**os.environ, WORKER_ENV: "1", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    queue, running, failed = list(pending), {}, []
+    print(f"training {len(pending)} runs, {workers} at a time, {threads} thread(s) each; logs: <run dir>/train.log")
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                run, run_dir = queue.pop(0)
+                run_dir.mkdir(parents=True, exist_ok=True)
+                log = open(run_dir / "train.log", "ab")
+                cmd = [sys.executable, "-m", replication, "fit", *argv, "--sweep.only", str(run.index), "--sweep.workers", "1"]
+                running[subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)] = (run, run_dir, log, time.time())
+                print(f"[{run.index + 1}/{total}] {run.name}: training in {run_dir}")
+            time.sleep(0.2)
+            for proc in [p for p in running if p.poll() is not None]:
+                run, run_dir, log, t0 = running.pop(proc)
+                log.close()
+                if proc.returncode == 0:
+                    print(f"[{run.index + 1}/{total}] {run.name}: finished in {time.time() - t0:.0f} s")
+                else:
+                    failed.append(f"{run.name} (exit {proc.returncode}, log {run_dir / 'train.log'})")
+                    print(f"[{run.index + 1}/{total}] {run.name}: FAILED, see {run_dir / 'train.log'}")
+    finally:
+        for proc in running:
+            proc.terminate()
+    if failed:
+        raise ConfigError(f"{len(failed)} of {len(pending)} runs failed: " + "; ".join(failed))
 
 
 def main(replication: str, argv: list[str] | None = None) -> int:

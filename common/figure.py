@@ -73,6 +73,8 @@ class Sweep:
         dry_run: print the plan (runs, ids, done or not) and exit.
         runs_dir: root of run directories: <runs_dir>/<replication>/<figure id>/<labels>-<run id>/.
         checkpoint_every: training steps between checkpoints (default: after every validation).
+        workers: runs trained at once, each in its own process with cores / workers threads (small
+            models on a multi-core CPU train faster side by side than one after another).
     """
 
     grid: list[SweepAxis] = field(default_factory=list)
@@ -80,3 +82,4 @@ class Sweep:
     dry_run: bool = False
     runs_dir: str = "runs"
     checkpoint_every: Optional[int] = None
+    workers: int = 1

@@ -165,6 +165,11 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    xs_all = {x for pts in report["series"].values() for x in pts if not isinstance(x, str)}
+    if len(xs_all) == 1:  # one x for every series (e.g. one graph size): bars, not lines of one point
+        _bars(ax, report, figure, published, xs_all.pop())
+        _finish(fig, ax, figure, path, plt)
+        return
     colors = {}
     for i, (s, pts) in enumerate(report["series"].items()):
         xs = [x for x in pts if not isinstance(x, str)]
@@ -185,6 +190,27 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
     if figure.xlog:
         ax.set_xscale("log")
     ax.set_xlabel(figure.x)
+    _finish(fig, ax, figure, path, plt)
+
+
+def _bars(ax, report: dict, figure: Figure, published: list[PublishedValue], x) -> None:
+    """One bar per series (mean, ±std) at the single x; published values as hollow markers on their bar."""
+    names = [s for s, pts in report["series"].items() if x in pts]
+    means = [report["series"][s][x].mean for s in names]
+    ax.bar(range(len(names)), means, yerr=[report["series"][s][x].std for s in names], color="C0", alpha=0.8,
+           label="measured")
+    for i, m in enumerate(means):
+        ax.text(i, m, f"{m:.2f}", ha="center", va="bottom", fontsize=7)
+    pub_id = figure.published_id or figure.id
+    for v in published:
+        if v.figure == pub_id and v.series in names and _num(v.x) == _num(x):
+            ax.errorbar([names.index(v.series)], [v.y], yerr=[v.uncertainty], fmt="s", mfc="none", mec="k",
+                        ecolor="k", ms=8, label="published")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)
+    ax.set_xlabel(f"{', '.join(figure.series)} ({figure.x} = {x})")
+
+
+def _finish(fig, ax, figure: Figure, path: Path, plt) -> None:
     ax.set_ylabel(figure.y)
     ax.set_title(f"{figure.id} ({figure.scale} scale): {figure.title}", fontsize=9)
     handles, labels = ax.get_legend_handles_labels()

@@ -16,3 +16,12 @@ def test_interleaved_reports_every_function_and_table_aligns():
     assert calls == ["a", "b", "a", "b"] and set(t) == {"a", "b"}
     lines = table(["x", "long header"], [[1, 2]]).splitlines()
     assert len({len(line) for line in lines}) == 1
+
+
+def test_lightning_overhead_benchmark_times_both_loops_per_model():
+    from benchmarks import lightning_overhead
+
+    out = lightning_overhead.run(steps=lightning_overhead.WARM + 3, batch_size=2, repeats=1)
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "model" not in line]
+    assert [r[0].strip() for r in rows] == list(lightning_overhead.MODELS)
+    assert all(float(r[1]) > 0 and float(r[2]) > 0 and float(r[3]) > 0 for r in rows)

@@ -16,7 +16,7 @@ SCALE_KEYS = {
     "max_steps", "val_check_interval", "batch_size", "eval_batch_size", "eval_examples",
     "min_train_len", "max_train_len", "context_len", "val_lengths", "test_lengths", "lengths", "n_nodes", "n_facts",
     "dup_length", "chunk_size",
-    "lr", "warmup_steps", "accelerator", "devices", "precision", "num_workers",
+    "lr", "warmup_steps", "accelerator", "devices", "precision", "num_workers", "workers",
     "id", "title", "y", "scale", "holds_if", "xlog", "values",
 }
 

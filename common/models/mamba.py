@@ -62,7 +62,7 @@ class Mamba(nn.Module):
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
                  dt_rank: int | str = "auto", dt_min: float = 0.001, dt_max: float = 0.1,
                  dt_init: str = "random", dt_scale: float = 1.0, dt_init_floor: float = 1e-4,
-                 conv_bias: bool = True, bias: bool = False, backend: str = "auto", chunk_size: int = 64,
+                 conv_bias: bool = True, bias: bool = False, backend: str = "auto", chunk_size: int | None = None,
                  device=None, dtype=None):
         super().__init__()
         _check_backend(backend)
@@ -115,10 +115,11 @@ class Mamba(nn.Module):
         dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = F.linear(dt, self.dt_proj.weight).transpose(1, 2)  # bias goes in as delta_bias
         A = -torch.exp(_up(self.A_log))
+        chunk = self.chunk_size or (1 if x.device.type == "cpu" else 64)
         return selective_scan(x, dt, A, Bm.transpose(1, 2).contiguous(), Cm.transpose(1, 2).contiguous(),
                               D=_up(self.D), z=z, delta_bias=_up(self.dt_proj.bias), delta_softplus=True,
                               return_last_state=return_last_state, initial_state=initial_state,
-                              backend=backend, chunk_size=self.chunk_size)
+                              backend=backend, chunk_size=chunk)
 
     def _conv_kernel(self, x):
         """Causal depthwise conv + SiLU with causal_conv1d when it imports (as mamba_ssm does)."""
@@ -221,13 +222,15 @@ class MambaLM(SequenceModel):
     then divided by sqrt(n_layer) (one residual branch per layer); the SSM parameters keep the
     block's own init.
 
-    backend: "torch" (chunked scan, any device), "mamba_ssm" (CUDA kernels; an error if the
+    backend: "torch" (pure-PyTorch scan, any device), "mamba_ssm" (CUDA kernels; an error if the
     package does not import), or "auto" (the kernels when they import and the model is on CUDA).
+    chunk_size: of the PyTorch scan; 1 is the sequential form (fastest on CPUs), larger values the
+    chunked doubling form (for GPUs without the kernels); null picks 1 on CPU and 64 elsewhere.
     """
 
     def __init__(self, vocab_size: int, d_model: int = 64, n_layer: int = 2, d_state: int = 16,
                  d_conv: int = 4, expand: int = 2, dt_rank: int | str = "auto", norm: str = "rms",
-                 tie_embeddings: bool = True, backend: str = "auto", chunk_size: int = 64):
+                 tie_embeddings: bool = True, backend: str = "auto", chunk_size: int | None = None):
         super().__init__()
         if norm not in ("rms", "layer"):
             raise ValueError(f"unknown norm={norm!r}; choose 'rms' or 'layer'")

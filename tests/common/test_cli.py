@@ -121,3 +121,46 @@ def test_override_inside_a_swept_subtree_is_refused_not_lost(tiny_fit, tmp_path,
                             "--model.init_args.model.init_args.d_model", "32"])
     err = capsys.readouterr().err
     assert rc == 2 and "sweep axis 'arch'" in err and "d_model" in err
+
+
+def test_workers_train_runs_in_parallel_processes_with_the_same_results(tiny_fit, tmp_path, capsys):
+    cfg, runs, _ = tiny_fit
+    par = tmp_path / "runs"
+    assert main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(par), "--sweep.workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 at a time" in out and out.count("finished in") == 2 and "Runs finished: 2 of 2" in out
+    seq = {p.parent.name: json.loads(p.read_text())["final"] for p in (runs / "repeat_after_me" / "tiny").glob("*/result.json")}
+    got = {p.parent.name: json.loads(p.read_text())["final"] for p in (par / "repeat_after_me" / "tiny").glob("*/result.json")}
+    assert got == seq  # same run ids, same numbers: a worker is the sequential run in another process
+    assert all((par / "repeat_after_me" / "tiny" / name / "train.log").exists() for name in got)
+
+
+def test_a_failed_worker_run_is_named_with_its_log(tiny_fit, tmp_path, capsys):
+    cfg, runs, _ = tiny_fit
+    par = tmp_path / "runs"
+    lstm = next((runs / "repeat_after_me" / "tiny").glob("arch=lstm-*")).name
+    bad = par / "repeat_after_me" / "tiny" / lstm / "checkpoints" / "last.ckpt"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not a checkpoint")
+    assert main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(par), "--sweep.workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "1 of 2 runs failed: arch=lstm" in err and "train.log" in err
+    assert len(list(par.rglob("result.json"))) == 1
+
+
+def test_a_sweep_axis_setting_module_arguments_is_what_trains(tiny_config, tmp_path):
+    """A run's lr / warm-up / schedule come from its own config, never from the base config the CLI parsed."""
+    import torch
+
+    grid = [{"name": "opt", "values": {
+        "fast": {"model.init_args.lr": 0.02, "model.init_args.warmup_steps": 1, "model.init_args.schedule": "constant"},
+        "slow": {"model.init_args.lr": 0.0005}}}]
+    cfg = tiny_config(sweep={"grid": grid}, figure={"id": "tiny", "x": "eval:len", "y": "acc_seq", "series": ["opt"],
+                                                    "published_id": "fig1a", "scale": "cpu", "claims": []})
+    runs = tmp_path / "runs"
+    assert main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(runs)]) == 0
+    for label, lr, final_lr in (("fast", 0.02, 0.02), ("slow", 0.0005, 0.0)):
+        ckpt = torch.load(next(runs.rglob(f"opt={label}-*/checkpoints/last.ckpt")), map_location="cpu", weights_only=False)
+        group = ckpt["optimizer_states"][0]["param_groups"][0]
+        assert ckpt["hyper_parameters"]["lr"] == lr and group["initial_lr"] == lr
+        assert group["lr"] == pytest.approx(final_lr, abs=1e-12)  # constant stays; cosine ends at 0

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from common import backends
-from common.models.scan import selective_scan, selective_scan_chunked, selective_scan_ref
+from common.models.scan import selective_scan, selective_scan_chunked, selective_scan_ref, selective_scan_sequential
 
 F64 = dict(rtol=1e-9, atol=1e-10)
 
@@ -52,6 +52,31 @@ def test_chunked_matches_ref(L, chunk, use, softplus):
     assert g_c.keys() == g_r.keys()
     for k in g_r:
         torch.testing.assert_close(g_c[k], g_r[k], **F64, msg=lambda m: f"grad of {k}: {m}")
+
+
+@pytest.mark.parametrize("L", [1, 2, 40])
+@pytest.mark.parametrize("use", OPTIONS, ids=lambda u: "+".join(u) or "bare")
+@pytest.mark.parametrize("softplus", [False, True])
+def test_sequential_matches_ref(L, use, softplus):
+    inp = make_inputs(L=L, softplus=softplus)
+    out_r, last_r, g_r = run(selective_scan_ref, inp, use, softplus)
+    out_s, last_s, g_s = run(selective_scan_sequential, inp, use, softplus)
+    torch.testing.assert_close(out_s, out_r, **F64)
+    torch.testing.assert_close(last_s, last_r, **F64)
+    assert g_s.keys() == g_r.keys()
+    for k in g_r:
+        torch.testing.assert_close(g_s[k], g_r[k], **F64, msg=lambda m: f"grad of {k}: {m}")
+
+
+def test_gradcheck_sequential():
+    inp = make_inputs(b=1, d=2, n=3, L=6, softplus=True, seed=4)
+    names = ["u", "delta", "A", "B", "C", "D", "z", "delta_bias", "initial_state"]
+    args = tuple(inp[k].clone().requires_grad_() for k in names)
+
+    def f(*a):
+        return selective_scan_sequential(*a[:8], delta_softplus=True, return_last_state=True, initial_state=a[8])
+
+    assert torch.autograd.gradcheck(f, args)
 
 
 def test_ref_recurrence_by_hand():
@@ -105,7 +130,9 @@ def test_gradcheck_chunked():
     assert torch.autograd.gradcheck(f, args)
 
 
-def test_strong_decay_is_stable_and_accurate_in_fp32():
+@pytest.mark.parametrize("scan", [lambda **k: selective_scan_chunked(**k, chunk_size=64), selective_scan_sequential],
+                         ids=["chunked", "sequential"])
+def test_strong_decay_is_stable_and_accurate_in_fp32(scan):
     """Huge and tiny decays side by side: no inf/nan, and fp32 stays close to the fp64 recurrence."""
     inp = make_inputs(b=2, d=3, n=16, L=200, softplus=False, seed=5)
     inp["A"] = -torch.arange(1, 17, dtype=torch.float64).repeat(3, 1)
@@ -114,7 +141,7 @@ def test_strong_decay_is_stable_and_accurate_in_fp32():
     inp["delta"], inp["delta_bias"] = delta, None
     want, want_last = selective_scan_ref(**inp, return_last_state=True)
     f32 = {k: None if v is None else v.float() for k, v in inp.items()}
-    got, last = selective_scan_chunked(**f32, return_last_state=True, chunk_size=64)
+    got, last = scan(**f32, return_last_state=True)
     assert torch.isfinite(got).all() and torch.isfinite(last).all()
     torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(last.double(), want_last, rtol=1e-4, atol=1e-4)
@@ -142,6 +169,7 @@ def test_empty_sequence():
 def test_dispatcher_and_errors():
     inp = make_inputs(L=20)
     torch.testing.assert_close(selective_scan(**inp, backend="torch", chunk_size=6), selective_scan_ref(**inp), **F64)
+    torch.testing.assert_close(selective_scan(**inp, backend="torch", chunk_size=1), selective_scan_ref(**inp), **F64)
     torch.testing.assert_close(selective_scan(**inp, backend="ref"), selective_scan_ref(**inp), **F64)
     with pytest.raises(ValueError, match="unknown scan backend"):
         selective_scan(**inp, backend="cuda")
