@@ -69,6 +69,8 @@ def twins():
 @pytest.mark.parametrize("cpu,paper", twins(), ids=lambda p: p.name if p else "none")
 def test_cpu_config_differs_from_paper_config_only_in_scale_keys(cpu, paper):
     assert paper is not None, f"{cpu.name} names no paper-scale twin through figure.published_id"
+    assert yaml.safe_load(paper.read_text())["figure"].get("scale") == "paper", \
+        f"{cpu.name}'s twin {paper.name} is not a paper-scale config"
     a = dict(leaves(yaml.safe_load(cpu.read_text())))
     b = dict(leaves(yaml.safe_load(paper.read_text())))
     structural = [k for k in set(a) ^ set(b) if not is_scale(k[-1])]
