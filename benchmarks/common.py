@@ -4,13 +4,16 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+import warnings
 from typing import Callable
 
 import torch
 
 
 # Lightning prints its set-up lines at every Trainer construction; they drown the tables.
-logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+for _name in ("lightning.pytorch", "lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message=".*(validation_step|LeafSpec|treespec).*")
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
+import tempfile
 import time
 
 import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
@@ -72,10 +74,12 @@ class _Clock(L.Callback):
 def lightning_loop(module: SequenceLM, data: list[dict], steps: int) -> tuple[float, float]:
     t0 = time.perf_counter()
     clock = _Clock()
-    trainer = L.Trainer(max_steps=steps, accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                        num_sanity_val_steps=0, gradient_clip_val=1.0, callbacks=[clock])
-    trainer.fit(module, train_dataloaders=DataLoader(data[:steps], batch_size=None))
+    with tempfile.TemporaryDirectory() as logs:  # as in a figure run: TensorBoard, loss every 50 steps
+        trainer = L.Trainer(max_steps=steps, accelerator="auto", devices=1, enable_checkpointing=False,
+                            logger=TensorBoardLogger(logs), log_every_n_steps=50, enable_progress_bar=False,
+                            enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
+                            gradient_clip_val=1.0, callbacks=[clock])
+        trainer.fit(module, train_dataloaders=DataLoader(data[:steps], batch_size=None))
     return clock.t_end - clock.t_warm, clock.t_warm - t0
 
 

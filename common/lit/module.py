@@ -74,13 +74,33 @@ class SequenceLM(L.LightningModule):
         logits = self._train_forward(batch["inputs"])
         targets = batch["targets"].masked_fill(~batch["loss_mask"], IGNORE)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
-        self.log("train/loss", loss, prog_bar=True)
+        self._log_train_loss(loss)
         # Checked every `check_finite_every` steps: each check waits for the device (a host sync).
         if self.hparams.check_finite_every and self.global_step % self.hparams.check_finite_every == 0 \
                 and not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss ({loss.item()}) at step {self.global_step}; lower "
                                      "model.init_args.lr, set trainer.gradient_clip_val, or use fp32")
         return loss
+
+    def _log_train_loss(self, loss: torch.Tensor) -> None:
+        """``train/loss`` to the loggers every ``trainer.log_every_n_steps`` steps, at step ``global_step``.
+
+        Written straight to the loggers rather than through ``self.log``, whose bookkeeping costs
+        about 0.5 ms a step (5% of a small LSTM's step on a CPU); one host sync per logged step.
+        """
+        if self._trainer is None or not self.loggers:
+            return
+        every = self.trainer.log_every_n_steps
+        if every and self.global_step % every == 0:
+            value = float(loss.detach())
+            for logger in self.loggers:
+                logger.log_metrics({"train/loss": value}, step=self.global_step)
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        """Batches are flat dicts of tensors: move them directly (Lightning's generic walk costs ~0.3 ms a step)."""
+        if isinstance(batch, dict) and all(isinstance(v, torch.Tensor) for v in batch.values()):
+            return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def configure_callbacks(self):
         from common.lit.datamodule import StreamPosition

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -51,3 +53,22 @@ def test_compiled_training_forward_matches_eager_and_keeps_parameter_names():
 def test_unknown_schedule_is_refused():
     with pytest.raises(ValueError, match="schedule"):
         make(schedule="exp")
+
+
+def test_train_loss_reaches_the_logger_every_log_every_n_steps(tmp_path):
+    import lightning as L
+    from lightning.pytorch.loggers import CSVLogger
+
+    from replications.repeat_after_me.data import CopyDataModule
+
+    dm = CopyDataModule(alphabet=6, min_train_len=2, max_train_len=4, context_len=16, batch_size=4, eval_examples=4)
+    m = SequenceLM(lambda v: Transformer(v, d_model=16, n_layer=1, n_head=2), vocab_size=dm.vocab_size)
+    trainer = L.Trainer(max_steps=7, log_every_n_steps=3, logger=CSVLogger(tmp_path), limit_val_batches=0,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(m, dm)
+    rows = (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    logged = [(int(r.split(",")[header.index("step")]), float(r.split(",")[header.index("train/loss")]))
+              for r in rows[1:] if r.split(",")[header.index("train/loss")]]
+    assert [s for s, _ in logged] == [0, 3, 6]
+    assert all(math.isfinite(v) and v > 0 for _, v in logged)
