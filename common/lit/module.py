@@ -8,6 +8,7 @@ exactly right), per evaluation set (e.g. per test length).
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import lightning as L
@@ -18,6 +19,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from common.decoding import greedy_generate, retrieval_generate_batch
 from common.models.base import SequenceModel
+
+# SequenceLM moves batches itself (see transfer_batch_to_device); Lightning warns at every fit that it does.
+warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")
 
 IGNORE = -100
 
