@@ -1,0 +1,42 @@
+"""A run's trained model and its data back from the run directory, to inspect or evaluate it.
+
+    from common.load import load_run
+    module, data = load_run("runs/rnns_not_transformers/fig3_cpu/n=8,format=cot,model=mamba-fdd3fc26d004")
+    module.model        # the SequenceModel, weights of the last checkpoint
+    lightning.Trainer(logger=False).test(module, data)   # the run's test metrics, recomputed
+
+The run is rebuilt from its own ``config.yaml`` (the fully resolved config the sweep wrote), and the
+checkpoint must belong to that run (the run id stored in it is checked), so what comes back is the
+model the result file describes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import yaml
+from jsonargparse import ArgumentParser
+
+from common.checkpoints import check_resumable
+from common.lit.datamodule import SyntheticDataModule
+from common.lit.module import SequenceLM
+from common.sweep import run_id
+
+
+def load_run(run_dir: str | Path, checkpoint: str = "last.ckpt") -> tuple[SequenceLM, SyntheticDataModule]:
+    """(module with the checkpoint's weights, in eval mode; the run's DataModule)."""
+    run_dir = Path(run_dir)
+    cfg_path, ckpt_path = run_dir / "config.yaml", run_dir / "checkpoints" / checkpoint
+    for path in (cfg_path, ckpt_path):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: {run_dir} is not a run directory with that checkpoint")
+    config = yaml.safe_load(cfg_path.read_text())
+    check_resumable(ckpt_path, run_id(config))
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_subclass_arguments(SequenceLM, "model", fail_untyped=False)
+    parser.add_subclass_arguments(SyntheticDataModule, "data", fail_untyped=False)
+    parser.link_arguments("data.vocab_size", "model.init_args.vocab_size", apply_on="instantiate")
+    init = parser.instantiate(parser.parse_object({"model": config["model"], "data": config["data"]}))
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+    init.model.load_state_dict(state)
+    return init.model.eval(), init.data
