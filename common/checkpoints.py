@@ -19,8 +19,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_write_bytes(path, buf.getvalue())
 
 
-def check_resumable(path: Path, run_id: str) -> None:
-    """Raise a one-line ValueError unless ``path`` is a readable checkpoint of run ``run_id``."""
+def check_resumable(path: Path, run_id: str) -> dict:
+    """The checkpoint at ``path``; a one-line ValueError unless it is a readable checkpoint of run ``run_id``."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # truncated zip, pickle garbage, wrong file
@@ -32,3 +32,4 @@ def check_resumable(path: Path, run_id: str) -> None:
     if found != run_id:
         raise ValueError(f"{path} belongs to run {found!r}, not {run_id!r} (its config differs); move it away or "
                          "delete it to restart this run")
+    return ckpt

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 import yaml
 from jsonargparse import ArgumentParser
 
@@ -31,12 +30,11 @@ def load_run(run_dir: str | Path, checkpoint: str = "last.ckpt") -> tuple[Sequen
         if not path.exists():
             raise FileNotFoundError(f"{path} not found: {run_dir} is not a run directory with that checkpoint")
     config = yaml.safe_load(cfg_path.read_text())
-    check_resumable(ckpt_path, run_id(config))
+    ckpt = check_resumable(ckpt_path, run_id(config))
     parser = ArgumentParser(exit_on_error=False)
     parser.add_subclass_arguments(SequenceLM, "model", fail_untyped=False)
     parser.add_subclass_arguments(SyntheticDataModule, "data", fail_untyped=False)
     parser.link_arguments("data.vocab_size", "model.init_args.vocab_size", apply_on="instantiate")
     init = parser.instantiate(parser.parse_object({"model": config["model"], "data": config["data"]}))
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
-    init.model.load_state_dict(state)
+    init.model.load_state_dict(ckpt["state_dict"])
     return init.model.eval(), init.data

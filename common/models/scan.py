@@ -120,9 +120,8 @@ class _SequentialScan(torch.autograd.Function):
         Ct = C.permute(2, 0, 1)  # (L, b, n)
         # lam_t = dLoss/dh_t, through y_t and every later state: the recurrence run backwards.
         if gy is None:
-            lam = torch.zeros_like(hs)
-        else:
-            lam = gy.permute(2, 0, 1)[..., None] * Ct[:, :, None, :]
+            gy = torch.zeros_like(u)
+        lam = gy.permute(2, 0, 1)[..., None] * Ct[:, :, None, :]
         if glast is not None:
             lam[-1] += glast
         for t in range(lam.shape[0] - 2, -1, -1):
@@ -136,7 +135,7 @@ class _SequentialScan(torch.autograd.Function):
         gdelta = (torch.einsum("lbdn,dn->lbd", g_logdecay, A) + ut * lam_B).permute(1, 2, 0) if need[1] else None
         gA = torch.einsum("lbdn,lbd->dn", g_logdecay, dt) if need[2] else None
         gB = torch.einsum("lbdn,lbd->bnl", lam, dt * ut) if need[3] else None
-        gC = torch.einsum("lbdn,bdl->bnl", hs, gy) if need[4] and gy is not None else (torch.zeros_like(C) if need[4] else None)
+        gC = torch.einsum("lbdn,bdl->bnl", hs, gy) if need[4] else None
         gh0 = decay[0] * lam[0] if need[5] else None
         return gu, gdelta, gA, gB, gC, gh0
 
