@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from common.models.base import SequenceModel
+from common.models.gru_cpu import run_rnn
 from common.models.mamba import Mamba
 from common.models.transformer import Block, attention_backend_name, make_norm
 
@@ -46,7 +47,7 @@ class RecurrentBlock(nn.Module):
     def forward(self, x):
         if self.kind == "mamba":
             return x + self.mixer(self.norm(x))
-        return x + self.mixer(self.norm(x))[0]
+        return x + run_rnn(self.mixer, self.norm(x))[0]
 
     def init_state(self, batch_size: int, device=None):
         return self.mixer.init_state(batch_size, device) if self.kind == "mamba" else None  # torch RNNs: zeros

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from common.models.base import SequenceModel
+from common.models.gru_cpu import run_rnn
 
 
 class RNNLM(SequenceModel):
@@ -30,7 +31,7 @@ class RNNLM(SequenceModel):
             self.lm_head.weight = self.wte.weight
 
     def forward(self, idx):
-        out, _ = self.rnn(self.drop(self.wte(idx)))
+        out, _ = run_rnn(self.rnn, self.drop(self.wte(idx)))
         return self.lm_head(self.drop(out))
 
     def init_state(self, batch_size, device=None):
