@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from benchmarks import datagen, decoding, lightning_overhead, throughput
+from benchmarks import datagen, decoding, lightning_overhead, roofline, throughput
 
 ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ap.add_argument("--quick", action="store_true")
@@ -23,4 +23,6 @@ print(lightning_overhead.run(steps=100 if args.quick else 200, repeats=repeats),
 print(decoding.run(lengths=(32, 128) if args.quick else (32, 64, 128, 256), repeats=repeats), end="\n\n", flush=True)
 print(datagen.run(repeats=repeats), end="\n\n", flush=True)
 throughput.main(["--quick"] + (["--threads", str(args.threads)] if args.threads else []))
+print()
+roofline.main(["--repeats", "2" if args.quick else "3"] + (["--threads", str(args.threads)] if args.threads else []))
 print(f"\ntotal {time.time() - t0:.0f} s")

@@ -25,3 +25,12 @@ def test_lightning_overhead_benchmark_times_both_loops_per_model():
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ") and "model" not in line]
     assert [r[0].strip() for r in rows] == list(lightning_overhead.MODELS)
     assert all(float(r[1]) > 0 and float(r[2]) > 0 and float(r[3]) > 0 for r in rows)
+
+
+def test_roofline_builds_each_distinct_model_of_a_figure_and_counts_its_flops():
+    from benchmarks import roofline
+
+    assert roofline.matmul_peak(n=64, repeats=1) > 0
+    out = list(roofline.rows(["rnns_not_transformers"], peak=1.0, repeats=1, pattern="factlookup_cpu.yaml"))
+    assert [r[3] for r in out] == ["Transformer", "MambaLM", "Transformer", "MambaLM"]  # 2 formats x 2 models
+    assert all(float(r[7]) > 0 for r in out)

@@ -1,0 +1,121 @@
+"""Roofline of the CPU figures: achieved GFLOP/s of each model's training step against this machine's matmul peak.
+
+    python -m benchmarks.roofline                  # every *_cpu.yaml of every replication
+    python -m benchmarks.roofline --threads 1 --replications repeat_after_me
+
+The peak is the fp32 matmul rate measured here (square 1024 x 1024 products, the best of a few);
+it is what a dense layer can reach on this CPU, so "fraction of peak" says how far a model's step
+is from being bound by its matrix products. Each row is one distinct model and batch shape found
+in a figure's sweep, built through the same config path as ``fit``; its FLOPs are counted by
+``torch.utils.flop_counter`` over one training step (forward + backward of the loss, matrix
+products and attention only: elementwise work such as Mamba's scan counts as zero, which is why
+an elementwise-bound model shows a low fraction of peak).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.common import table
+
+ROOT = Path(__file__).resolve().parent.parent / "replications"
+
+
+def matmul_peak(n: int = 1024, repeats: int = 5) -> float:
+    """Best fp32 GFLOP/s of an n x n x n matmul at the current thread count."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def figure_models(replication: str, config: Path):
+    """Distinct (label, built SequenceLM, one training batch) of a figure's sweep."""
+    from common.cli import instantiate, parse, plan_runs, quiet_lightning
+
+    parser, cfg = parse(f"replications.{replication}", ["--config", str(config)], prog="roofline")
+    seen = set()
+    for run in plan_runs(parser, cfg):
+        model_cfg = run.config["model"]["init_args"].get("model")
+        key = repr((model_cfg, run.config["data"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        with quiet_lightning():
+            init = instantiate(parser, copy.deepcopy(run.namespace))
+        dm, module = init.data, init.model
+        dm.setup("fit")
+        batch = next(iter(dm.train_dataloader()))
+        yield run.name, module, batch
+
+
+def step_time(module, batch, repeats: int) -> float:
+    def step():
+        loss = module.training_step(batch, 0)
+        loss.backward()
+        module.zero_grad(set_to_none=True)
+
+    step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def step_flops(module, batch) -> int:
+    with FlopCounterMode(display=False) as counter:
+        module.training_step(batch, 0).backward()
+    module.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def rows(replications: list[str], peak: float, repeats: int, pattern: str = "*_cpu.yaml"):
+    for rep in replications:
+        for config in sorted((ROOT / rep / "configs").glob(pattern)):
+            try:
+                models = list(figure_models(rep, config))
+            except Exception as e:  # a config this benchmark cannot build is reported, not fatal
+                yield [rep, config.stem, f"not built: {str(e).splitlines()[0][:60]}", "", "", "", "", "", ""]
+                continue
+            for name, module, batch in models:
+                module.train()
+                flops = step_flops(module, batch)
+                sec = step_time(module, batch, repeats)
+                shape = "x".join(str(s) for s in batch["inputs"].shape)
+                gflops = flops / sec / 1e9
+                family = type(module.model).__name__
+                yield [rep, config.stem, name, family, f"{module.model.num_params() / 1e3:.0f}k", shape,
+                       f"{sec * 1e3:.1f}", f"{gflops:.2f}", f"{gflops / peak:.1%}"]
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--replications", nargs="*", default=sorted(p.name for p in ROOT.iterdir() if (p / "configs").is_dir()))
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (torch default otherwise)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed steps per model (median)")
+    ap.add_argument("--configs", default="*_cpu.yaml", help="which configs of each replication (a glob)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    peak = matmul_peak()
+    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s at {threads} thread(s) ({peak / threads:.1f} per thread)")
+    header = ["replication", "figure", "run", "model", "params", "batch", "ms/step", "GFLOP/s", "of peak"]
+    print(table(header, list(rows(args.replications, peak, args.repeats, args.configs))))
+
+
+if __name__ == "__main__":
+    main()
