@@ -34,3 +34,15 @@ def test_roofline_builds_each_distinct_model_of_a_figure_and_counts_its_flops():
     out = list(roofline.rows(["rnns_not_transformers"], peak=1.0, repeats=1, pattern="factlookup_cpu.yaml"))
     assert [r[3] for r in out] == ["Transformer", "MambaLM", "Transformer", "MambaLM"]  # 2 formats x 2 models
     assert all(float(r[7]) > 0 for r in out)
+
+
+def test_peer_benchmark_builds_llama_and_ours_with_equal_parameter_counts():
+    from benchmarks import peers
+
+    for d, n_layer in peers.SIZES.values():
+        a, b = peers.ours(d, n_layer, 16), peers.llama(d, n_layer, 16)
+        pa, pb = (sum(p.numel() for p in m.parameters()) for m in (a, b))
+        assert abs(pa - pb) / pb < 0.01  # the 0.5M / 1M / 2M configs, within 1%
+    out = peers.run(batch=2, seq=8, repeats=1)
+    assert [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ") and "size" not in line] \
+        == list(peers.SIZES)

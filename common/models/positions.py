@@ -70,8 +70,7 @@ def rope_tables(rot_dim: int, positions: torch.Tensor, base: float = 10000.0, dt
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate the first ``2 * cos.shape[-1]`` dims of x (B, H, T, D) pairwise (GPT-NeoX half split)."""
-    rot = 2 * cos.shape[-1]
-    x_rot, x_pass = x[..., :rot], x[..., rot:]
-    x1, x2 = x_rot[..., : rot // 2], x_rot[..., rot // 2 :]
-    rotated = torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
-    return torch.cat([rotated, x_pass], dim=-1)
+    half = cos.shape[-1]
+    x1, x2, x_pass = x[..., :half], x[..., half: 2 * half], x[..., 2 * half:]
+    parts = [x1 * cos - x2 * sin, x1 * sin + x2 * cos]
+    return torch.cat(parts + [x_pass] if x_pass.shape[-1] else parts, dim=-1)  # one copy when all dims rotate
