@@ -24,11 +24,10 @@ import lightning as L
 import torch
 import yaml
 from jsonargparse import ArgumentParser, Namespace
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from common.checkpoints import AtomicCheckpointIO, check_resumable
+from common.checkpoints import AtomicCheckpointIO, ResumeCheckpoint, check_resumable
 from common.figure import Claim, Figure, Sweep
 from common.io import atomic_write_text
 from common.lit.datamodule import SyntheticDataModule
@@ -239,24 +238,27 @@ def is_rank_zero() -> bool:
     return all(int(os.environ.get(v, 0)) == 0 for v in ("LOCAL_RANK", "NODE_RANK", "RANK"))
 
 
-def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every: int | None) -> dict | None:
+def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every: int | None, tag: str = "") -> dict | None:
+    """Train one run (resuming from its last checkpoint if there is one) and write its result file."""
     ns = copy.deepcopy(run.namespace)
     last = run_dir / "checkpoints" / "last.ckpt"
+    resume_step = None
     if last.exists():
         try:
-            check_resumable(last, run.run_id)
+            resume_step = int(check_resumable(last, run.run_id).get("global_step", 0))
         except ValueError as e:
             raise ConfigError(str(e)) from None
     if is_rank_zero():
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.config, sort_keys=False))
+        if resume_step is not None:
+            print(f"{tag}{run.name}: resumed from step {resume_step} ({last})", flush=True)
     L.seed_everything(ns.seed_everything, workers=True, verbose=False)
     init = instantiate(parser, ns)
     dm, model = init.data, init.model
     tkw = dict(init.trainer.as_dict() if isinstance(init.trainer, Namespace) else init.trainer)
     recorder = ResultRecorder(run_id=run.run_id, samples_per_step=dm.batch_size * tkw.get("num_nodes", 1) * max(1, torch.cuda.device_count() if tkw.get("accelerator") == "gpu" else 1))
-    # Without checkpoint_every, checkpoint after each validation, so a resumed run keeps its whole curve.
-    ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step}", save_last=True, save_top_k=0,
-                           every_n_train_steps=checkpoint_every, save_on_train_epoch_end=False)
+    # One checkpoint, rewritten after every validation (and every `checkpoint_every` steps if set).
+    ckpt = ResumeCheckpoint(last, every_n_steps=checkpoint_every)
     tkw["callbacks"] = list(tkw.get("callbacks") or []) + [recorder, ckpt]
     tkw["enable_checkpointing"] = True
     tkw["default_root_dir"] = str(run_dir)
@@ -266,9 +268,14 @@ def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every:
     trainer = L.Trainer(**tkw)
     try:
         trainer.fit(model, dm, ckpt_path=str(last) if last.exists() else None)
+        trainer.test(model, dm, verbose=False)
+        model.check_finite(weights=True)
     except FloatingPointError as e:
-        raise ConfigError(f"run {run.name}: {e}") from None
-    trainer.test(model, dm, verbose=False)
+        kept = ""
+        if last.exists():
+            step = torch.load(last, map_location="cpu", weights_only=False).get("global_step")
+            kept = f"; its last good checkpoint (step {step}, before the divergence) is {last}"
+        raise ConfigError(f"run {run.name}: {e}{kept}") from None
     if not trainer.is_global_zero:
         return None
     return write_result(run_dir, run_id=run.run_id, labels=run.labels, config=run.config,
@@ -337,8 +344,8 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
         train_in_workers(replication, argv, pending, len(runs), cfg.sweep.workers)
     else:
         for run, run_dir in pending:
-            print(f"[{run.index + 1}/{len(runs)}] {run.name}: training in {run_dir}")
-            result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every)
+            print(f"[{run.index + 1}/{len(runs)}] {run.name}: training in {run_dir}", flush=True)
+            result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every, f"[{run.index + 1}/{len(runs)}] ")
             if result is not None:
                 print(f"[{run.index + 1}/{len(runs)}] {run.name}: {result['steps']} steps, {result['wall_time_s']} s")
     if is_rank_zero() and not os.environ.get(WORKER_ENV):
