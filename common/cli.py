@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
 import importlib
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -29,7 +32,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from common.checkpoints import AtomicCheckpointIO, ResumeCheckpoint, check_resumable
 from common.figure import Claim, Figure, Sweep
-from common.io import atomic_write_text
+from common.io import atomic_write_text, run_lock
 from common.lit.datamodule import SyntheticDataModule
 from common.lit.module import SequenceLM
 from common.published import load_published
@@ -344,10 +347,19 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
         train_in_workers(replication, argv, pending, len(runs), cfg.sweep.workers)
     else:
         for run, run_dir in pending:
-            print(f"[{run.index + 1}/{len(runs)}] {run.name}: training in {run_dir}", flush=True)
-            result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every, f"[{run.index + 1}/{len(runs)}] ")
+            tag = f"[{run.index + 1}/{len(runs)}] "
+            with (run_lock(run_dir) if is_rank_zero() else contextlib.nullcontext()) as holder:
+                if holder:
+                    print(f"{tag}{run.name}: skipped, {holder} is training it (lock {run_dir / 'lock'}); "
+                          "run fit again once it has finished", flush=True)
+                    continue
+                if load_result(run_dir) is not None:  # finished by another fit while this one waited its turn
+                    print(f"{tag}{run.name}: done, skipped ({run_dir})")
+                    continue
+                print(f"{tag}{run.name}: training in {run_dir}", flush=True)
+                result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every, tag)
             if result is not None:
-                print(f"[{run.index + 1}/{len(runs)}] {run.name}: {result['steps']} steps, {result['wall_time_s']} s")
+                print(f"{tag}{run.name}: {result['steps']} steps, {result['wall_time_s']} s")
     if is_rank_zero() and not os.environ.get(WORKER_ENV):
         print(report(replication, cfg, runs))
 
@@ -360,34 +372,100 @@ def train_in_workers(replication: str, argv: list[str], pending: list, total: in
 
     Each child gets cores // workers intra-op threads (unless OMP_NUM_THREADS is set) and writes its
     output to ``train.log`` in its run directory; a failed run is reported at the end, with its log.
+    If this process is stopped (SIGINT, SIGTERM), the children are stopped too (they keep their
+    last checkpoints); a child also ends if this process dies without cleaning up.
     """
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // workers))
     env = {**os.environ, WORKER_ENV: "1", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    queue, running, failed = list(pending), {}, []
-    print(f"training {len(pending)} runs, {workers} at a time, {threads} thread(s) each; logs: <run dir>/train.log")
+    queue, running, failed, crashed = list(pending), {}, [], False
+    print(f"training {len(pending)} runs, {workers} at a time, {threads} thread(s) each; logs: <run dir>/train.log", flush=True)
     try:
         while queue or running:
             while queue and len(running) < workers:
                 run, run_dir = queue.pop(0)
-                run_dir.mkdir(parents=True, exist_ok=True)
+                with run_lock(run_dir) as holder:  # only a look: the child takes the lock itself
+                    pass
+                if holder:
+                    print(f"[{run.index + 1}/{total}] {run.name}: skipped, {holder} is training it "
+                          f"(lock {run_dir / 'lock'}); run fit again once it has finished", flush=True)
+                    continue
                 log = open(run_dir / "train.log", "ab")
                 cmd = [sys.executable, "-m", replication, "fit", *argv, "--sweep.only", str(run.index), "--sweep.workers", "1"]
                 running[subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)] = (run, run_dir, log, time.time())
-                print(f"[{run.index + 1}/{total}] {run.name}: training in {run_dir}")
+                print(f"[{run.index + 1}/{total}] {run.name}: training in {run_dir}", flush=True)
             time.sleep(0.2)
             for proc in [p for p in running if p.poll() is not None]:
                 run, run_dir, log, t0 = running.pop(proc)
                 log.close()
-                if proc.returncode == 0:
-                    print(f"[{run.index + 1}/{total}] {run.name}: finished in {time.time() - t0:.0f} s")
+                tag = f"[{run.index + 1}/{total}] {run.name}"
+                if proc.returncode == 0 and (run_dir / RESULT_FILE).exists():
+                    print(f"{tag}: finished in {time.time() - t0:.0f} s", flush=True)
+                elif proc.returncode == 0:
+                    print(f"{tag}: not finished (see {run_dir / 'train.log'})", flush=True)
                 else:
+                    crashed |= proc.returncode not in (2,)
                     failed.append(f"{run.name} (exit {proc.returncode}, log {run_dir / 'train.log'})")
-                    print(f"[{run.index + 1}/{total}] {run.name}: FAILED, see {run_dir / 'train.log'}")
+                    print(f"{tag}: FAILED, see {run_dir / 'train.log'}", flush=True)
     finally:
-        for proc in running:
-            proc.terminate()
+        stop_children(list(running))
+        for _, _, log, _ in running.values():
+            log.close()
     if failed:
-        raise ConfigError(f"{len(failed)} of {len(pending)} runs failed: " + "; ".join(failed))
+        error = TrainingCrash if crashed else ConfigError
+        raise error(f"{len(failed)} of {len(pending)} runs failed: " + "; ".join(failed))
+
+
+def stop_children(procs: list[subprocess.Popen], grace_s: float = 60.0) -> None:
+    """SIGTERM each child (it stops training and keeps its last checkpoint), then SIGKILL any still alive after ``grace_s``."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.time() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class TrainingCrash(Exception):
+    """A run crashed inside training (a bug, not bad input): one line with its log, exit code 1."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM: stop training now; every unfinished run keeps its last checkpoint."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Turn SIGINT and SIGTERM into ``Interrupted`` for the block (Lightning calls this handler after its own)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in old:
+        signal.signal(s, _interrupt)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def die_with_parent() -> None:
+    """In a worker: ask Linux to send SIGTERM when the parent fit dies, even by SIGKILL (no orphans left training)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
 
 
 def main(replication: str, argv: list[str] | None = None) -> int:
@@ -401,18 +479,29 @@ def main(replication: str, argv: list[str] | None = None) -> int:
         print(f"\nconfigs (bare names resolve to {replication.replace('.', '/')}/configs/): {', '.join(configs)}")
         print(f"\n`{prog} fit --help` lists every option.")
         return 0
+    if os.environ.get(WORKER_ENV):
+        die_with_parent()
     command, rest = argv[0], argv[1:]
     try:
-        if command not in COMMANDS:
-            raise ConfigError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
-        configs_dir = replication_dir(replication) / "configs"
-        args = resolve_config_names(rest, configs_dir)
-        parser, cfg = parse(replication, args, f"{prog} {command}")
-        if command == "fit":
-            fit(replication, parser, cfg, args)
-        else:
-            print(report(replication, cfg, plan_runs(parser, cfg, args)))
+        with stop_on_signals():
+            if command not in COMMANDS:
+                raise ConfigError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
+            configs_dir = replication_dir(replication) / "configs"
+            args = resolve_config_names(rest, configs_dir)
+            parser, cfg = parse(replication, args, f"{prog} {command}")
+            if command == "fit":
+                fit(replication, parser, cfg, args)
+            else:
+                print(report(replication, cfg, plan_runs(parser, cfg, args)))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except TrainingCrash as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except Interrupted as e:
+        name = signal.Signals(e.signum).name
+        print(f"interrupted ({name}): unfinished runs keep their last checkpoint; rerun the same command to resume them",
+              file=sys.stderr, flush=True)
+        return 128 + e.signum
     return 0

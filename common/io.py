@@ -1,8 +1,11 @@
 """Atomic file writes: a result or report is either whole on disk or absent."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -38,3 +41,28 @@ def read_json(path) -> dict:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}); delete it to redo that run") from None
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | os.PathLike):
+    """Hold ``<run_dir>/lock`` for the block; yields None, or the holder ("pid N on host") when another process has it.
+
+    An advisory ``flock``: released by the kernel when its process ends, however it ends, so a
+    killed fit never leaves a stale lock.
+    """
+    path = Path(run_dir) / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            yield f.read().strip() or "another process"
+            return
+        f.truncate(0)
+        f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        f.flush()
+        try:
+            yield None
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
