@@ -36,9 +36,10 @@ from common.io import atomic_write_text, run_lock
 from common.lit.datamodule import SyntheticDataModule
 from common.lit.module import SequenceLM
 from common.published import load_published
-from common.report import build_report, write_report
+from common.report import build_report, series_name, write_report
 from common.results import RESULT_FILE, ResultRecorder, load_result, run_dir_name, write_result
 from common.sweep import Axis, Run, expand, run_id, select, set_dotted
+from common.validate import check_figure, check_figure_data, check_ranges, check_sizes, check_writable
 
 COMMANDS = {"fit": "train every run of a figure not yet finished, then report",
             "report": "aggregate finished runs into the measured-vs-published table and plot"}
@@ -169,6 +170,7 @@ def plan_runs(parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> l
     axes = [Axis(a["name"], a["values"], a.get("key")) for a in cfg.sweep.as_dict().get("grid") or []]
     check_not_shadowed(axes, list(argv))
     try:
+        check_ranges({k: v for k, v in cfg.sweep.as_dict().items() if k in ("workers", "checkpoint_every")}, "sweep.")
         runs = expand(axes)
     except ValueError as e:
         raise ConfigError(str(e)) from None
@@ -185,8 +187,17 @@ def plan_runs(parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> l
         if not isinstance(ns.seed_everything, int) or isinstance(ns.seed_everything, bool):
             raise ConfigError(f"run {run.name}: seed_everything must be an explicit integer, got {ns.seed_everything!r}")
         run.config = _strip(ns.as_dict())
+        try:
+            check_ranges(run.config)
+        except ValueError as e:
+            raise ConfigError(f"run {run.name}: {e}") from None
         run.run_id = run_id(run.config)
         run.namespace = ns
+    figure = figure_from(cfg)
+    try:
+        check_figure(figure, [a.name for a in axes], {series_name(r.labels, figure) for r in runs})
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     return runs
 
 
@@ -205,8 +216,11 @@ def quiet_lightning():
             g.setLevel(lv)
 
 
-def check_buildable(parser: ArgumentParser, run: Run) -> float:
+def check_buildable(parser: ArgumentParser, run: Run, figure: Figure | None = None) -> float:
     """Build data and model on the meta device so impossible sizes fail before any training.
+
+    Also checks the data's length and memory bounds and, given ``figure``, that its x and y name
+    evaluation sets and metrics this run measures.
 
     Returns a rough cost of the run (steps x batch x longest sequence x parameters), used to
     start the longest runs first when several train at once.
@@ -215,6 +229,9 @@ def check_buildable(parser: ArgumentParser, run: Run) -> float:
         with torch.device("meta"):
             init = instantiate(parser, copy.deepcopy(run.namespace))
         dm, model = init.data, init.model
+        check_sizes(dm)
+        if figure is not None:
+            check_figure_data(figure, dm)
         longest = getattr(dm, "max_eval_tokens", lambda: None)()
         limit = model.model.max_seq_len
         if longest and limit and longest > limit:
@@ -330,7 +347,11 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
         return
     if cfg.sweep.workers < 1:
         raise ConfigError(f"sweep.workers={cfg.sweep.workers} must be >= 1")
-    cost = {run.index: check_buildable(parser, run) for run in chosen}
+    cost = {run.index: check_buildable(parser, run, figure_from(cfg)) for run in chosen}
+    try:
+        check_writable(fig_dir)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     pending = []
     for run in chosen:
         run_dir = fig_dir / run_dir_name(run.labels, run.run_id)

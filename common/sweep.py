@@ -38,6 +38,8 @@ class Axis:
     key: str | None = None
 
     def points(self) -> list[tuple[str, dict[str, Any]]]:
+        if not self.values:
+            raise ValueError(f"sweep axis {self.name!r} has no values; give it at least one or remove it")
         if self.key is not None:
             if not isinstance(self.values, list):
                 raise ValueError(f"sweep axis {self.name!r}: with 'key', 'values' must be a list")

@@ -38,7 +38,7 @@ def test_fit_writes_a_result_per_run_a_report_and_a_plot(tiny_fit):
         assert r["run_id"] == run_id(r["config"])
         assert (p.parent / "checkpoints" / "last.ckpt").exists()
     md = (fig_dir / "report.md").read_text()
-    assert "| both run | paper | holds |" in md and "| needs mamba | paper | inconclusive |" in md
+    assert "| both run | paper | holds |" in md and "| unmeasured length | paper | inconclusive |" in md
     assert (fig_dir / "tiny.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "claim" in (fig_dir / "report.csv").read_text()
 
