@@ -32,15 +32,16 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from common.checkpoints import AtomicCheckpointIO, ResumeCheckpoint, check_resumable
 from common.figure import Claim, Figure, Sweep
-from common.io import atomic_write_text, run_lock
+from common.io import atomic_write_text, os_error_line, run_lock
 from common.lit.datamodule import SyntheticDataModule
 from common.lit.module import SequenceLM
 from common.published import load_published
 from common.report import build_report, series_name, write_report
 from common.results import RESULT_FILE, ResultRecorder, load_result, run_dir_name, write_result
-from common.sweep import Axis, Run, expand, run_id, select, set_dotted
+from common.sweep import Axis, Run, expand, get_dotted, run_id, select, set_dotted
 from common.validate import check_figure, check_figure_data, check_ranges, check_sizes, check_writable
 
+MISSING = object()
 COMMANDS = {"fit": "train every run of a figure not yet finished, then report",
             "report": "aggregate finished runs into the measured-vs-published table and plot"}
 
@@ -96,16 +97,35 @@ def resolve_config_names(argv: list[str], configs_dir: Path) -> list[str]:
             j, value = i, arg.split("=", 1)[1]
         else:
             continue
-        if Path(value).exists():
-            continue
-        for candidate in (configs_dir / value, configs_dir / f"{value}.yaml"):
-            if candidate.exists():
-                out[j] = str(candidate) if j != i else f"--config={candidate}"
-                break
-        else:
-            names = sorted(p.stem for p in configs_dir.glob("*.yaml"))
-            raise ConfigError(f"config {value!r} is neither a file nor one of {configs_dir}: {', '.join(names)}")
+        if not Path(value).exists():
+            for candidate in (configs_dir / value, configs_dir / f"{value}.yaml"):
+                if candidate.exists():
+                    out[j] = str(candidate) if j != i else f"--config={candidate}"
+                    value = str(candidate)
+                    break
+            else:
+                names = sorted(p.stem for p in configs_dir.glob("*.yaml"))
+                raise ConfigError(f"config {value!r} is neither a file nor one of {configs_dir}: {', '.join(names)}")
+        check_yaml(Path(value))
     return out
+
+
+def check_yaml(path: Path) -> None:
+    """A config file that is not a YAML mapping stops here with its name (and line), before jsonargparse sees it."""
+    if path.is_dir():
+        raise ConfigError(f"config {path} is a folder; give a .yaml file")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path} is not text (not UTF-8); give a .yaml file") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: YAML error: {getattr(e, 'problem', None) or e}") from None
+    if doc is None:
+        raise ConfigError(f"config {path} is empty; a figure config has model, data, trainer, sweep and figure sections")
+    if not isinstance(doc, dict):
+        raise ConfigError(f"config {path} holds a {type(doc).__name__}, not sections (model:, data:, trainer:, ...)")
 
 
 def parse(replication: str, argv: list[str], prog: str) -> tuple[ArgumentParser, Namespace]:
@@ -115,7 +135,7 @@ def parse(replication: str, argv: list[str], prog: str) -> tuple[ArgumentParser,
             cli = ReplicationCLI(
                 SequenceLM, SyntheticDataModule, subclass_mode_model=True, subclass_mode_data=True, run=False,
                 args=argv, save_config_callback=None, auto_configure_optimizers=False,
-                parser_kwargs={"prog": prog, "exit_on_error": False, "default_env": False},
+                parser_kwargs={"prog": prog, "exit_on_error": False, "default_env": False, "allow_abbrev": False},
             )
     except Exception as e:  # jsonargparse raises ArgumentError; a bad class path raises others
         raise ConfigError(one_line(str(e))) from None
@@ -152,28 +172,27 @@ def _strip(cfg: dict) -> dict:
     return out
 
 
-def check_not_shadowed(axes: list[Axis], argv: list[str]) -> None:
-    """A command-line override inside a subtree that a sweep axis replaces would be silently lost: refuse it."""
-    given = [a[2:].split("=", 1)[0] for a in argv if a.startswith("--") and not a.startswith(("--config", "--sweep", "--figure"))]
-    for axis in axes:
-        for _, over in axis.points():
-            for key in over:
-                for g in given:
-                    if g == key or g.startswith(key + "."):
-                        raise ConfigError(f"--{g} is replaced by sweep axis {axis.name!r} (it sets {key}); change it in "
-                                          f"that axis's values (in the config or with --sweep.grid) instead")
+NOT_CONFIG_FLAGS = ("--config", "--sweep", "--figure", "--print_config", "--help")
+
+
+def command_line_keys(argv: list[str]) -> list[str]:
+    """The dotted config keys given as flags (``--trainer.max_steps 100`` -> ``trainer.max_steps``)."""
+    return [a[2:].split("=", 1)[0] for a in argv if a.startswith("--") and not a.startswith(NOT_CONFIG_FLAGS)]
 
 
 def plan_runs(parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> list[Run]:
     """Expand the grid and validate every run (types, keys, and constructor checks on the meta device)."""
     base = _strip(cfg.as_dict())
     axes = [Axis(a["name"], a["values"], a.get("key")) for a in cfg.sweep.as_dict().get("grid") or []]
-    check_not_shadowed(axes, list(argv))
+    # A key given on the command line wins over a sweep axis that sets it (see common.sweep.expand).
+    pinned = {g: get_dotted(base, g) for g in command_line_keys(list(argv)) if get_dotted(base, g, MISSING) is not MISSING}
     try:
         check_ranges({k: v for k, v in cfg.sweep.as_dict().items() if k in ("workers", "checkpoint_every")}, "sweep.")
-        runs = expand(axes)
+        runs, notes = expand(axes, pinned)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     for run in runs:
         full = copy.deepcopy(base)
         for key, value in run.overrides.items():
@@ -193,12 +212,28 @@ def plan_runs(parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> l
             raise ConfigError(f"run {run.name}: {e}") from None
         run.run_id = run_id(run.config)
         run.namespace = ns
+    runs = merge_identical(runs)
     figure = figure_from(cfg)
     try:
         check_figure(figure, [a.name for a in axes], {series_name(r.labels, figure) for r in runs})
     except ValueError as e:
         raise ConfigError(str(e)) from None
     return runs
+
+
+def merge_identical(runs: list[Run]) -> list[Run]:
+    """Keep one run of each run id (command-line keys can make runs of a sweep identical), renumbered."""
+    kept: dict[str, Run] = {}
+    for run in runs:
+        if run.run_id in kept:
+            print(f"note: run {run.name} is now the same as run {kept[run.run_id].name}; trained once, "
+                  f"labelled {kept[run.run_id].name}", file=sys.stderr)
+        else:
+            kept[run.run_id] = run
+    out = list(kept.values())
+    for i, run in enumerate(out):
+        run.index = i
+    return out
 
 
 @contextlib.contextmanager
@@ -516,6 +551,9 @@ def main(replication: str, argv: list[str] | None = None) -> int:
                 print(report(replication, cfg, plan_runs(parser, cfg, args)))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
         return 2
     except TrainingCrash as e:
         print(f"error: {e}", file=sys.stderr)
