@@ -98,9 +98,9 @@ class SequenceLM(L.LightningModule):
         """
         step = int(self.global_step)
         if self._nonfinite is not None and bool(self._nonfinite):
-            raise FloatingPointError(
-                f"non-finite training loss after step {self._finite_until} (seen by step {step}); lower "
-                "model.init_args.lr, set trainer.gradient_clip_val, or use fp32")
+            when = f"at step {step}" if step == self._finite_until else f"between steps {self._finite_until} and {step}"
+            raise FloatingPointError(f"non-finite training loss {when}; lower model.init_args.lr, set "
+                                     "trainer.gradient_clip_val, or use fp32")
         self._finite_until = step
         if weights:
             bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]

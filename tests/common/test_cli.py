@@ -115,14 +115,6 @@ def test_run_id_tracks_result_relevant_values_only():
     assert run_id(base) != run_id(other) and run_id(base) == run_id(cosmetic)
 
 
-def test_override_inside_a_swept_subtree_is_refused_not_lost(tiny_fit, tmp_path, capsys):
-    cfg, _, _ = tiny_fit
-    rc = main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(tmp_path),
-                            "--model.init_args.model.init_args.d_model", "32"])
-    err = capsys.readouterr().err
-    assert rc == 2 and "sweep axis 'arch'" in err and "d_model" in err
-
-
 def test_workers_train_runs_in_parallel_processes_with_the_same_results(tiny_fit, tmp_path, capsys):
     cfg, runs, _ = tiny_fit
     par = tmp_path / "runs"
