@@ -1,10 +1,11 @@
-"""Checkpoints that are whole or absent, and a clear refusal of a corrupt or foreign one."""
+"""Checkpoints that are whole or absent, written at every validation, and a clear refusal of a corrupt or foreign one."""
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
 import torch
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from common.io import atomic_write_bytes
@@ -17,6 +18,38 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buf = io.BytesIO()
         torch.save(checkpoint, buf)
         atomic_write_bytes(path, buf.getvalue())
+
+
+class ResumeCheckpoint(Checkpoint):
+    """Keep one resumable checkpoint, ``path``, rewritten after every validation and at the end of training.
+
+    Saving after a validation (not before it) keeps that validation's point of the learning curve in
+    the checkpoint, so a resumed run's curve is whole. ``every_n_steps`` adds saves between
+    validations. Before each save the module's ``check_finite`` runs (when it has one), so a diverged
+    state is never written over the last good one. Being a ``Checkpoint``, Lightning calls it after
+    the other callbacks (the result recorder has already added the validation point).
+    """
+
+    def __init__(self, path: str | Path, every_n_steps: int | None = None):
+        self.path, self.every_n_steps = Path(path), every_n_steps
+
+    def save(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        check = getattr(pl_module, "check_finite", None)
+        if check is not None:
+            check(weights=True)
+        trainer.save_checkpoint(self.path)
+
+    def on_validation_end(self, trainer, pl_module):
+        self.save(trainer, pl_module)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
+            self.save(trainer, pl_module)
+
+    def on_train_end(self, trainer, pl_module):
+        self.save(trainer, pl_module)
 
 
 def check_resumable(path: Path, run_id: str) -> dict:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
 import importlib
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -24,20 +27,21 @@ import lightning as L
 import torch
 import yaml
 from jsonargparse import ArgumentParser, Namespace
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from common.checkpoints import AtomicCheckpointIO, check_resumable
+from common.checkpoints import AtomicCheckpointIO, ResumeCheckpoint, check_resumable
 from common.figure import Claim, Figure, Sweep
-from common.io import atomic_write_text
+from common.io import atomic_write_text, os_error_line, run_lock
 from common.lit.datamodule import SyntheticDataModule
 from common.lit.module import SequenceLM
 from common.published import load_published
-from common.report import build_report, write_report
+from common.report import build_report, series_name, write_report
 from common.results import RESULT_FILE, ResultRecorder, load_result, run_dir_name, write_result
-from common.sweep import Axis, Run, expand, run_id, select, set_dotted
+from common.sweep import Axis, Run, expand, get_dotted, run_id, select, set_dotted
+from common.validate import check_figure, check_figure_data, check_ranges, check_sizes, check_writable
 
+MISSING = object()
 COMMANDS = {"fit": "train every run of a figure not yet finished, then report",
             "report": "aggregate finished runs into the measured-vs-published table and plot"}
 
@@ -93,16 +97,35 @@ def resolve_config_names(argv: list[str], configs_dir: Path) -> list[str]:
             j, value = i, arg.split("=", 1)[1]
         else:
             continue
-        if Path(value).exists():
-            continue
-        for candidate in (configs_dir / value, configs_dir / f"{value}.yaml"):
-            if candidate.exists():
-                out[j] = str(candidate) if j != i else f"--config={candidate}"
-                break
-        else:
-            names = sorted(p.stem for p in configs_dir.glob("*.yaml"))
-            raise ConfigError(f"config {value!r} is neither a file nor one of {configs_dir}: {', '.join(names)}")
+        if not Path(value).exists():
+            for candidate in (configs_dir / value, configs_dir / f"{value}.yaml"):
+                if candidate.exists():
+                    out[j] = str(candidate) if j != i else f"--config={candidate}"
+                    value = str(candidate)
+                    break
+            else:
+                names = sorted(p.stem for p in configs_dir.glob("*.yaml"))
+                raise ConfigError(f"config {value!r} is neither a file nor one of {configs_dir}: {', '.join(names)}")
+        check_yaml(Path(value))
     return out
+
+
+def check_yaml(path: Path) -> None:
+    """A config file that is not a YAML mapping stops here with its name (and line), before jsonargparse sees it."""
+    if path.is_dir():
+        raise ConfigError(f"config {path} is a folder; give a .yaml file")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path} is not text (not UTF-8); give a .yaml file") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: YAML error: {getattr(e, 'problem', None) or e}") from None
+    if doc is None:
+        raise ConfigError(f"config {path} is empty; a figure config has model, data, trainer, sweep and figure sections")
+    if not isinstance(doc, dict):
+        raise ConfigError(f"config {path} holds a {type(doc).__name__}, not sections (model:, data:, trainer:, ...)")
 
 
 def parse(replication: str, argv: list[str], prog: str) -> tuple[ArgumentParser, Namespace]:
@@ -112,7 +135,7 @@ def parse(replication: str, argv: list[str], prog: str) -> tuple[ArgumentParser,
             cli = ReplicationCLI(
                 SequenceLM, SyntheticDataModule, subclass_mode_model=True, subclass_mode_data=True, run=False,
                 args=argv, save_config_callback=None, auto_configure_optimizers=False,
-                parser_kwargs={"prog": prog, "exit_on_error": False, "default_env": False},
+                parser_kwargs={"prog": prog, "exit_on_error": False, "default_env": False, "allow_abbrev": False},
             )
     except Exception as e:  # jsonargparse raises ArgumentError; a bad class path raises others
         raise ConfigError(one_line(str(e))) from None
@@ -149,27 +172,27 @@ def _strip(cfg: dict) -> dict:
     return out
 
 
-def check_not_shadowed(axes: list[Axis], argv: list[str]) -> None:
-    """A command-line override inside a subtree that a sweep axis replaces would be silently lost: refuse it."""
-    given = [a[2:].split("=", 1)[0] for a in argv if a.startswith("--") and not a.startswith(("--config", "--sweep", "--figure"))]
-    for axis in axes:
-        for _, over in axis.points():
-            for key in over:
-                for g in given:
-                    if g == key or g.startswith(key + "."):
-                        raise ConfigError(f"--{g} is replaced by sweep axis {axis.name!r} (it sets {key}); change it in "
-                                          f"that axis's values (in the config or with --sweep.grid) instead")
+NOT_CONFIG_FLAGS = ("--config", "--sweep", "--figure", "--print_config", "--help")
+
+
+def command_line_keys(argv: list[str]) -> list[str]:
+    """The dotted config keys given as flags (``--trainer.max_steps 100`` -> ``trainer.max_steps``)."""
+    return [a[2:].split("=", 1)[0] for a in argv if a.startswith("--") and not a.startswith(NOT_CONFIG_FLAGS)]
 
 
 def plan_runs(parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> list[Run]:
     """Expand the grid and validate every run (types, keys, and constructor checks on the meta device)."""
     base = _strip(cfg.as_dict())
     axes = [Axis(a["name"], a["values"], a.get("key")) for a in cfg.sweep.as_dict().get("grid") or []]
-    check_not_shadowed(axes, list(argv))
+    # A key given on the command line wins over a sweep axis that sets it (see common.sweep.expand).
+    pinned = {g: get_dotted(base, g) for g in command_line_keys(list(argv)) if get_dotted(base, g, MISSING) is not MISSING}
     try:
-        runs = expand(axes)
+        check_ranges({k: v for k, v in cfg.sweep.as_dict().items() if k in ("workers", "checkpoint_every")}, "sweep.")
+        runs, notes = expand(axes, pinned)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     for run in runs:
         full = copy.deepcopy(base)
         for key, value in run.overrides.items():
@@ -183,9 +206,34 @@ def plan_runs(parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> l
         if not isinstance(ns.seed_everything, int) or isinstance(ns.seed_everything, bool):
             raise ConfigError(f"run {run.name}: seed_everything must be an explicit integer, got {ns.seed_everything!r}")
         run.config = _strip(ns.as_dict())
+        try:
+            check_ranges(run.config)
+        except ValueError as e:
+            raise ConfigError(f"run {run.name}: {e}") from None
         run.run_id = run_id(run.config)
         run.namespace = ns
+    runs = merge_identical(runs)
+    figure = figure_from(cfg)
+    try:
+        check_figure(figure, [a.name for a in axes], {series_name(r.labels, figure) for r in runs})
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     return runs
+
+
+def merge_identical(runs: list[Run]) -> list[Run]:
+    """Keep one run of each run id (command-line keys can make runs of a sweep identical), renumbered."""
+    kept: dict[str, Run] = {}
+    for run in runs:
+        if run.run_id in kept:
+            print(f"note: run {run.name} is now the same as run {kept[run.run_id].name}; trained once, "
+                  f"labelled {kept[run.run_id].name}", file=sys.stderr)
+        else:
+            kept[run.run_id] = run
+    out = list(kept.values())
+    for i, run in enumerate(out):
+        run.index = i
+    return out
 
 
 @contextlib.contextmanager
@@ -203,8 +251,11 @@ def quiet_lightning():
             g.setLevel(lv)
 
 
-def check_buildable(parser: ArgumentParser, run: Run) -> float:
+def check_buildable(parser: ArgumentParser, run: Run, figure: Figure | None = None) -> float:
     """Build data and model on the meta device so impossible sizes fail before any training.
+
+    Also checks the data's length and memory bounds and, given ``figure``, that its x and y name
+    evaluation sets and metrics this run measures.
 
     Returns a rough cost of the run (steps x batch x longest sequence x parameters), used to
     start the longest runs first when several train at once.
@@ -213,6 +264,9 @@ def check_buildable(parser: ArgumentParser, run: Run) -> float:
         with torch.device("meta"):
             init = instantiate(parser, copy.deepcopy(run.namespace))
         dm, model = init.data, init.model
+        check_sizes(dm)
+        if figure is not None:
+            check_figure_data(figure, dm)
         longest = getattr(dm, "max_eval_tokens", lambda: None)()
         limit = model.model.max_seq_len
         if longest and limit and longest > limit:
@@ -239,24 +293,27 @@ def is_rank_zero() -> bool:
     return all(int(os.environ.get(v, 0)) == 0 for v in ("LOCAL_RANK", "NODE_RANK", "RANK"))
 
 
-def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every: int | None) -> dict | None:
+def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every: int | None, tag: str = "") -> dict | None:
+    """Train one run (resuming from its last checkpoint if there is one) and write its result file."""
     ns = copy.deepcopy(run.namespace)
     last = run_dir / "checkpoints" / "last.ckpt"
+    resume_step = None
     if last.exists():
         try:
-            check_resumable(last, run.run_id)
+            resume_step = int(check_resumable(last, run.run_id).get("global_step", 0))
         except ValueError as e:
             raise ConfigError(str(e)) from None
     if is_rank_zero():
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run.config, sort_keys=False))
+        if resume_step is not None:
+            print(f"{tag}{run.name}: resumed from step {resume_step} ({last})", flush=True)
     L.seed_everything(ns.seed_everything, workers=True, verbose=False)
     init = instantiate(parser, ns)
     dm, model = init.data, init.model
     tkw = dict(init.trainer.as_dict() if isinstance(init.trainer, Namespace) else init.trainer)
     recorder = ResultRecorder(run_id=run.run_id, samples_per_step=dm.batch_size * tkw.get("num_nodes", 1) * max(1, torch.cuda.device_count() if tkw.get("accelerator") == "gpu" else 1))
-    # Without checkpoint_every, checkpoint after each validation, so a resumed run keeps its whole curve.
-    ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step}", save_last=True, save_top_k=0,
-                           every_n_train_steps=checkpoint_every, save_on_train_epoch_end=False)
+    # One checkpoint, rewritten after every validation (and every `checkpoint_every` steps if set).
+    ckpt = ResumeCheckpoint(last, every_n_steps=checkpoint_every)
     tkw["callbacks"] = list(tkw.get("callbacks") or []) + [recorder, ckpt]
     tkw["enable_checkpointing"] = True
     tkw["default_root_dir"] = str(run_dir)
@@ -266,9 +323,14 @@ def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every:
     trainer = L.Trainer(**tkw)
     try:
         trainer.fit(model, dm, ckpt_path=str(last) if last.exists() else None)
+        trainer.test(model, dm, verbose=False)
+        model.check_finite(weights=True)
     except FloatingPointError as e:
-        raise ConfigError(f"run {run.name}: {e}") from None
-    trainer.test(model, dm, verbose=False)
+        kept = ""
+        if last.exists():
+            step = torch.load(last, map_location="cpu", weights_only=False).get("global_step")
+            kept = f"; its last good checkpoint (step {step}, before the divergence) is {last}"
+        raise ConfigError(f"run {run.name}: {e}{kept}") from None
     if not trainer.is_global_zero:
         return None
     return write_result(run_dir, run_id=run.run_id, labels=run.labels, config=run.config,
@@ -320,7 +382,11 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
         return
     if cfg.sweep.workers < 1:
         raise ConfigError(f"sweep.workers={cfg.sweep.workers} must be >= 1")
-    cost = {run.index: check_buildable(parser, run) for run in chosen}
+    cost = {run.index: check_buildable(parser, run, figure_from(cfg)) for run in chosen}
+    try:
+        check_writable(fig_dir)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     pending = []
     for run in chosen:
         run_dir = fig_dir / run_dir_name(run.labels, run.run_id)
@@ -337,10 +403,19 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
         train_in_workers(replication, argv, pending, len(runs), cfg.sweep.workers)
     else:
         for run, run_dir in pending:
-            print(f"[{run.index + 1}/{len(runs)}] {run.name}: training in {run_dir}")
-            result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every)
+            tag = f"[{run.index + 1}/{len(runs)}] "
+            with (run_lock(run_dir) if is_rank_zero() else contextlib.nullcontext()) as holder:
+                if holder:
+                    print(f"{tag}{run.name}: skipped, {holder} is training it (lock {run_dir / 'lock'}); "
+                          "run fit again once it has finished", flush=True)
+                    continue
+                if load_result(run_dir) is not None:  # finished by another fit while this one waited its turn
+                    print(f"{tag}{run.name}: done, skipped ({run_dir})")
+                    continue
+                print(f"{tag}{run.name}: training in {run_dir}", flush=True)
+                result = train_run(parser, run, run_dir, cfg.sweep.checkpoint_every, tag)
             if result is not None:
-                print(f"[{run.index + 1}/{len(runs)}] {run.name}: {result['steps']} steps, {result['wall_time_s']} s")
+                print(f"{tag}{run.name}: {result['steps']} steps, {result['wall_time_s']} s")
     if is_rank_zero() and not os.environ.get(WORKER_ENV):
         print(report(replication, cfg, runs))
 
@@ -353,34 +428,100 @@ def train_in_workers(replication: str, argv: list[str], pending: list, total: in
 
     Each child gets cores // workers intra-op threads (unless OMP_NUM_THREADS is set) and writes its
     output to ``train.log`` in its run directory; a failed run is reported at the end, with its log.
+    If this process is stopped (SIGINT, SIGTERM), the children are stopped too (they keep their
+    last checkpoints); a child also ends if this process dies without cleaning up.
     """
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // workers))
     env = {**os.environ, WORKER_ENV: "1", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    queue, running, failed = list(pending), {}, []
-    print(f"training {len(pending)} runs, {workers} at a time, {threads} thread(s) each; logs: <run dir>/train.log")
+    queue, running, failed, crashed = list(pending), {}, [], False
+    print(f"training {len(pending)} runs, {workers} at a time, {threads} thread(s) each; logs: <run dir>/train.log", flush=True)
     try:
         while queue or running:
             while queue and len(running) < workers:
                 run, run_dir = queue.pop(0)
-                run_dir.mkdir(parents=True, exist_ok=True)
+                with run_lock(run_dir) as holder:  # only a look: the child takes the lock itself
+                    pass
+                if holder:
+                    print(f"[{run.index + 1}/{total}] {run.name}: skipped, {holder} is training it "
+                          f"(lock {run_dir / 'lock'}); run fit again once it has finished", flush=True)
+                    continue
                 log = open(run_dir / "train.log", "ab")
                 cmd = [sys.executable, "-m", replication, "fit", *argv, "--sweep.only", str(run.index), "--sweep.workers", "1"]
                 running[subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)] = (run, run_dir, log, time.time())
-                print(f"[{run.index + 1}/{total}] {run.name}: training in {run_dir}")
+                print(f"[{run.index + 1}/{total}] {run.name}: training in {run_dir}", flush=True)
             time.sleep(0.2)
             for proc in [p for p in running if p.poll() is not None]:
                 run, run_dir, log, t0 = running.pop(proc)
                 log.close()
-                if proc.returncode == 0:
-                    print(f"[{run.index + 1}/{total}] {run.name}: finished in {time.time() - t0:.0f} s")
+                tag = f"[{run.index + 1}/{total}] {run.name}"
+                if proc.returncode == 0 and (run_dir / RESULT_FILE).exists():
+                    print(f"{tag}: finished in {time.time() - t0:.0f} s", flush=True)
+                elif proc.returncode == 0:
+                    print(f"{tag}: not finished (see {run_dir / 'train.log'})", flush=True)
                 else:
+                    crashed |= proc.returncode not in (2,)
                     failed.append(f"{run.name} (exit {proc.returncode}, log {run_dir / 'train.log'})")
-                    print(f"[{run.index + 1}/{total}] {run.name}: FAILED, see {run_dir / 'train.log'}")
+                    print(f"{tag}: FAILED, see {run_dir / 'train.log'}", flush=True)
     finally:
-        for proc in running:
-            proc.terminate()
+        stop_children(list(running))
+        for _, _, log, _ in running.values():
+            log.close()
     if failed:
-        raise ConfigError(f"{len(failed)} of {len(pending)} runs failed: " + "; ".join(failed))
+        error = TrainingCrash if crashed else ConfigError
+        raise error(f"{len(failed)} of {len(pending)} runs failed: " + "; ".join(failed))
+
+
+def stop_children(procs: list[subprocess.Popen], grace_s: float = 60.0) -> None:
+    """SIGTERM each child (it stops training and keeps its last checkpoint), then SIGKILL any still alive after ``grace_s``."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.time() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class TrainingCrash(Exception):
+    """A run crashed inside training (a bug, not bad input): one line with its log, exit code 1."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM: stop training now; every unfinished run keeps its last checkpoint."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """Turn SIGINT and SIGTERM into ``Interrupted`` for the block (Lightning calls this handler after its own)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in old:
+        signal.signal(s, _interrupt)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def die_with_parent() -> None:
+    """In a worker: ask Linux to send SIGTERM when the parent fit dies, even by SIGKILL (no orphans left training)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
 
 
 def main(replication: str, argv: list[str] | None = None) -> int:
@@ -394,18 +535,32 @@ def main(replication: str, argv: list[str] | None = None) -> int:
         print(f"\nconfigs (bare names resolve to {replication.replace('.', '/')}/configs/): {', '.join(configs)}")
         print(f"\n`{prog} fit --help` lists every option.")
         return 0
+    if os.environ.get(WORKER_ENV):
+        die_with_parent()
     command, rest = argv[0], argv[1:]
     try:
-        if command not in COMMANDS:
-            raise ConfigError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
-        configs_dir = replication_dir(replication) / "configs"
-        args = resolve_config_names(rest, configs_dir)
-        parser, cfg = parse(replication, args, f"{prog} {command}")
-        if command == "fit":
-            fit(replication, parser, cfg, args)
-        else:
-            print(report(replication, cfg, plan_runs(parser, cfg, args)))
+        with stop_on_signals():
+            if command not in COMMANDS:
+                raise ConfigError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
+            configs_dir = replication_dir(replication) / "configs"
+            args = resolve_config_names(rest, configs_dir)
+            parser, cfg = parse(replication, args, f"{prog} {command}")
+            if command == "fit":
+                fit(replication, parser, cfg, args)
+            else:
+                print(report(replication, cfg, plan_runs(parser, cfg, args)))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"error: {os_error_line(e)}", file=sys.stderr)
+        return 2
+    except TrainingCrash as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except Interrupted as e:
+        name = signal.Signals(e.signum).name
+        print(f"interrupted ({name}): unfinished runs keep their last checkpoint; rerun the same command to resume them",
+              file=sys.stderr, flush=True)
+        return 128 + e.signum
     return 0

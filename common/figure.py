@@ -72,7 +72,8 @@ class Sweep:
         only: run only some: an index (SLURM array id), a run-id prefix, or labels "arch=lstm,seed=0".
         dry_run: print the plan (runs, ids, done or not) and exit.
         runs_dir: root of run directories: <runs_dir>/<replication>/<figure id>/<labels>-<run id>/.
-        checkpoint_every: training steps between checkpoints (default: after every validation).
+        checkpoint_every: also checkpoint every this many training steps (one is always written after
+            every validation and at the end).
         workers: runs trained at once, each in its own process with cores / workers threads (small
             models on a multi-core CPU train faster side by side than one after another).
     """

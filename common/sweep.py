@@ -38,6 +38,8 @@ class Axis:
     key: str | None = None
 
     def points(self) -> list[tuple[str, dict[str, Any]]]:
+        if not self.values:
+            raise ValueError(f"sweep axis {self.name!r} has no values; give it at least one or remove it")
         if self.key is not None:
             if not isinstance(self.values, list):
                 raise ValueError(f"sweep axis {self.name!r}: with 'key', 'values' must be a list")
@@ -81,18 +83,45 @@ def get_dotted(cfg: dict, key: str, default=None):
     return node
 
 
-def expand(axes: list[Axis]) -> list[Run]:
-    """Cartesian product of the axes, in order (last axis fastest)."""
+def _touches(a: str, b: str) -> bool:
+    """True when dotted keys ``a`` and ``b`` are the same key or one lies inside the other."""
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def expand(axes: list[Axis], pinned: dict[str, Any] | None = None) -> tuple[list[Run], list[str]]:
+    """Cartesian product of the axes, in order (last axis fastest), and notes on ``pinned`` keys.
+
+    ``pinned`` (the keys given on the command line) win over the axes in every run: an axis whose
+    ``key`` is pinned collapses to the pinned value; a pinned key inside (or above) what a
+    labelled axis sets is applied after it. Runs made identical by this are merged by the caller.
+    """
     names = [a.name for a in axes]
     if len(set(names)) != len(names):
         raise ValueError(f"sweep axis names must be unique, got {names}")
+    pinned = dict(pinned or {})
+    notes, axes = [], list(axes)
+    for i, axis in enumerate(axes):
+        if axis.key is not None and axis.key in pinned:
+            notes.append(f"--{axis.key} {pinned[axis.key]} replaces sweep axis {axis.name!r} (values {axis.values}) "
+                         "in every run")
+            axes[i] = Axis(axis.name, [pinned[axis.key]], axis.key)
+        elif axis.key is None:
+            keys = {k for _, over in axis.points() for k in over}
+            for g in pinned:
+                hit = sorted(k for k in keys if _touches(g, k))
+                if hit:
+                    notes.append(f"--{g} {pinned[g]} overrides what sweep axis {axis.name!r} sets ({', '.join(hit)}) "
+                                 "in every run")
     runs = []
     for i, combo in enumerate(itertools.product(*(a.points() for a in axes))):
         overrides: dict[str, Any] = {}
         for _, over in combo:
             overrides.update(over)
+        for g, v in pinned.items():
+            if any(_touches(g, k) for k in list(overrides)):
+                overrides[g] = v
         runs.append(Run(i, {n: label for n, (label, _) in zip(names, combo)}, overrides))
-    return runs
+    return runs, notes
 
 
 def run_id(config: dict) -> str:

@@ -30,7 +30,7 @@ TINY = {
         "lstm": {"model.init_args.model": {"class_path": "common.models.LSTM", "init_args": {"d_model": 16}}}}}]},
     "figure": {"id": "tiny", "x": "eval:len", "y": "acc_seq", "series": ["arch"], "published_id": "fig1a",
                "scale": "cpu", "claims": [{"text": "both run", "holds_if": "at('transformer', 3) >= 0 and at('lstm', 5) >= 0"},
-                                          {"text": "needs mamba", "holds_if": "at('mamba', 3) > 0.5"}]},
+                                          {"text": "unmeasured length", "holds_if": "at('lstm', 99) > 0.5"}]},
 }
 
 

@@ -39,8 +39,10 @@ class SequenceLM(L.LightningModule):
             decays to ``min_lr_ratio * lr`` at ``trainer.max_steps``.
         eval_mode: "generate" (greedy decoding, the honest protocol) or "teacher_forced"
             (argmax of one forward pass on the gold sequence, the copying paper's code).
-        check_finite_every: stop with a clear error when the loss is not finite, checked every
-            this many steps (each check is a host-device sync; 0 disables it).
+        check_finite_every: every step's loss is folded into a flag on the device (no sync); the
+            flag is read, stopping the run with a clear error if any loss was not finite, every this
+            many steps, before every checkpoint and at the end (on the CPU reading is free: every
+            step). 0 reads it only before checkpoints and at the end.
         compile: run the training forward pass through ``torch.compile`` (evaluation and
             decoding stay eager, so the step-wise state paths need no recompilation).
     """
@@ -67,6 +69,8 @@ class SequenceLM(L.LightningModule):
         self.save_hyperparameters(ignore=["model"])
         self.model = model(vocab_size)
         self.eval_metrics = torch.nn.ModuleDict()
+        self._nonfinite: torch.Tensor | None = None  # any non-finite training loss so far (on the device)
+        self._finite_until = 0  # last step at which the flag was read and clear
         # A compiled bound method, not a submodule: checkpoints keep the plain parameter names.
         self._train_forward = torch.compile(self.model.forward) if compile else self.model.forward
 
@@ -79,12 +83,30 @@ class SequenceLM(L.LightningModule):
         targets = batch["targets"].masked_fill(~batch["loss_mask"], IGNORE)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
         self._log_train_loss(loss)
-        # Checked every `check_finite_every` steps: each check waits for the device (a host sync).
-        if self.hparams.check_finite_every and self.global_step % self.hparams.check_finite_every == 0 \
-                and not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite training loss ({loss.item()}) at step {self.global_step}; lower "
-                                     "model.init_args.lr, set trainer.gradient_clip_val, or use fp32")
+        bad = ~torch.isfinite(loss.detach())
+        self._nonfinite = bad if self._nonfinite is None else self._nonfinite | bad
+        every = self.hparams.check_finite_every
+        if loss.device.type == "cpu" or (every and self.global_step % every == 0):
+            self.check_finite()
         return loss
+
+    def check_finite(self, weights: bool = False) -> None:
+        """Raise FloatingPointError if a training loss since the start (or, with ``weights``, a parameter) is not finite.
+
+        One host sync; called by ``training_step`` (see ``check_finite_every``), before every
+        checkpoint and before a result is written, so neither is ever made from a diverged model.
+        """
+        step = int(self.global_step)
+        if self._nonfinite is not None and bool(self._nonfinite):
+            when = f"at step {step}" if step == self._finite_until else f"between steps {self._finite_until} and {step}"
+            raise FloatingPointError(f"non-finite training loss {when}; lower model.init_args.lr, set "
+                                     "trainer.gradient_clip_val, or use fp32")
+        self._finite_until = step
+        if weights:
+            bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
+            if bad:
+                raise FloatingPointError(f"non-finite weights at step {step} ({', '.join(bad[:3])}); lower "
+                                         "model.init_args.lr, set trainer.gradient_clip_val, or use fp32")
 
     def _log_train_loss(self, loss: torch.Tensor) -> None:
         """``train/loss`` to the loggers every ``trainer.log_every_n_steps`` steps, at step ``global_step``.
