@@ -2,7 +2,6 @@
 and before its end restarts from that validation's checkpoint, says so, and ends with the metrics
 of an uninterrupted run (same final metrics, same learning curve, same step count)."""
 import json
-import os
 import re
 import signal
 import subprocess
