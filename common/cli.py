@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import ctypes
 import importlib
 import logging
 import os
 import re
 import signal
-import subprocess
 import sys
-import threading
-import time
 import warnings
 from pathlib import Path
 
@@ -31,15 +27,34 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from common.checkpoints import AtomicCheckpointIO, ResumeCheckpoint, check_resumable
+from common.errors import ConfigError, Interrupted, TrainingCrash
 from common.figure import Claim, Figure, Sweep
 from common.io import atomic_write_text, os_error_line, run_lock
 from common.lit.datamodule import SyntheticDataModule
 from common.lit.module import SequenceLM
 from common.published import load_published
 from common.report import build_report, series_name, write_report
-from common.results import RESULT_FILE, ResultRecorder, load_result, run_dir_name, write_result
+from common.results import (
+    RESULT_FILE,
+    ResultRecorder,
+    load_result,
+    run_dir_name,
+    write_result,
+)
 from common.sweep import Axis, Run, expand, get_dotted, run_id, select, set_dotted
-from common.validate import check_figure, check_figure_data, check_ranges, check_sizes, check_writable
+from common.validate import (
+    check_figure,
+    check_figure_data,
+    check_ranges,
+    check_sizes,
+    check_writable,
+)
+from common.workers import (
+    WORKER_ENV,
+    die_with_parent,
+    stop_on_signals,
+    train_in_workers,
+)
 
 MISSING = object()
 COMMANDS = {"fit": "train every run of a figure not yet finished, then report",
@@ -49,10 +64,6 @@ COMMANDS = {"fit": "train every run of a figure not yet finished, then report",
 def replication_dir(replication: str) -> Path:
     """The folder of a replication package (its configs/ and published.yaml live there)."""
     return Path(importlib.import_module(replication).__file__).parent
-
-
-class ConfigError(Exception):
-    """Bad user input: printed as one line, exit code 2, nothing written."""
 
 
 class ReplicationCLI(LightningCLI):
@@ -337,6 +348,14 @@ def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every:
                         final=model.last_eval["test"], recorder=recorder, trainer=trainer, model=model)
 
 
+def finished(run_dir: Path) -> bool:
+    """True when the run has a result file; a one-line ConfigError when that file is unreadable."""
+    try:
+        return load_result(run_dir) is not None
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
 def figure_from(cfg: Namespace) -> Figure:
     d = cfg.figure.as_dict()
     return Figure(**{**d, "claims": [Claim(**c) for c in d.get("claims") or []]})
@@ -383,6 +402,11 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
     if cfg.sweep.workers < 1:
         raise ConfigError(f"sweep.workers={cfg.sweep.workers} must be >= 1")
     cost = {run.index: check_buildable(parser, run, figure_from(cfg)) for run in chosen}
+    if cfg.figure.scale == "paper" and not torch.cuda.is_available():
+        steps = sum(int(get_dotted(r.config, "trainer.max_steps", 0)) for r in chosen)
+        print(f"note: {cfg.figure.id} is a paper-scale figure ({len(chosen)} runs, {steps:,} training steps in all) "
+              "meant for a GPU, and none is visible; its CPU-scale twin (the *_cpu config) runs in minutes",
+              file=sys.stderr)
     try:
         check_writable(fig_dir)
     except ValueError as e:
@@ -390,11 +414,7 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
     pending = []
     for run in chosen:
         run_dir = fig_dir / run_dir_name(run.labels, run.run_id)
-        try:
-            finished = load_result(run_dir) is not None
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        if finished:
+        if finished(run_dir):
             print(f"[{run.index + 1}/{len(runs)}] {run.name}: done, skipped ({run_dir})")
         else:
             pending.append((run, run_dir))
@@ -409,7 +429,7 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
                     print(f"{tag}{run.name}: skipped, {holder} is training it (lock {run_dir / 'lock'}); "
                           "run fit again once it has finished", flush=True)
                     continue
-                if load_result(run_dir) is not None:  # finished by another fit while this one waited its turn
+                if finished(run_dir):  # finished by another fit while this one waited its turn
                     print(f"{tag}{run.name}: done, skipped ({run_dir})")
                     continue
                 print(f"{tag}{run.name}: training in {run_dir}", flush=True)
@@ -418,110 +438,6 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
                 print(f"{tag}{run.name}: {result['steps']} steps, {result['wall_time_s']} s")
     if is_rank_zero() and not os.environ.get(WORKER_ENV):
         print(report(replication, cfg, runs))
-
-
-WORKER_ENV = "LIMITS_SWEEP_WORKER"  # set in worker processes: they train one run and leave the report to the parent
-
-
-def train_in_workers(replication: str, argv: list[str], pending: list, total: int, workers: int) -> None:
-    """Train ``pending`` runs, ``workers`` at a time, each in a child process running this CLI on one run.
-
-    Each child gets cores // workers intra-op threads (unless OMP_NUM_THREADS is set) and writes its
-    output to ``train.log`` in its run directory; a failed run is reported at the end, with its log.
-    If this process is stopped (SIGINT, SIGTERM), the children are stopped too (they keep their
-    last checkpoints); a child also ends if this process dies without cleaning up.
-    """
-    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // workers))
-    env = {**os.environ, WORKER_ENV: "1", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-    queue, running, failed, crashed = list(pending), {}, [], False
-    print(f"training {len(pending)} runs, {workers} at a time, {threads} thread(s) each; logs: <run dir>/train.log", flush=True)
-    try:
-        while queue or running:
-            while queue and len(running) < workers:
-                run, run_dir = queue.pop(0)
-                with run_lock(run_dir) as holder:  # only a look: the child takes the lock itself
-                    pass
-                if holder:
-                    print(f"[{run.index + 1}/{total}] {run.name}: skipped, {holder} is training it "
-                          f"(lock {run_dir / 'lock'}); run fit again once it has finished", flush=True)
-                    continue
-                log = open(run_dir / "train.log", "ab")
-                cmd = [sys.executable, "-m", replication, "fit", *argv, "--sweep.only", str(run.index), "--sweep.workers", "1"]
-                running[subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)] = (run, run_dir, log, time.time())
-                print(f"[{run.index + 1}/{total}] {run.name}: training in {run_dir}", flush=True)
-            time.sleep(0.2)
-            for proc in [p for p in running if p.poll() is not None]:
-                run, run_dir, log, t0 = running.pop(proc)
-                log.close()
-                tag = f"[{run.index + 1}/{total}] {run.name}"
-                if proc.returncode == 0 and (run_dir / RESULT_FILE).exists():
-                    print(f"{tag}: finished in {time.time() - t0:.0f} s", flush=True)
-                elif proc.returncode == 0:
-                    print(f"{tag}: not finished (see {run_dir / 'train.log'})", flush=True)
-                else:
-                    crashed |= proc.returncode not in (2,)
-                    failed.append(f"{run.name} (exit {proc.returncode}, log {run_dir / 'train.log'})")
-                    print(f"{tag}: FAILED, see {run_dir / 'train.log'}", flush=True)
-    finally:
-        stop_children(list(running))
-        for _, _, log, _ in running.values():
-            log.close()
-    if failed:
-        error = TrainingCrash if crashed else ConfigError
-        raise error(f"{len(failed)} of {len(pending)} runs failed: " + "; ".join(failed))
-
-
-def stop_children(procs: list[subprocess.Popen], grace_s: float = 60.0) -> None:
-    """SIGTERM each child (it stops training and keeps its last checkpoint), then SIGKILL any still alive after ``grace_s``."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    deadline = time.time() + grace_s
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-class TrainingCrash(Exception):
-    """A run crashed inside training (a bug, not bad input): one line with its log, exit code 1."""
-
-
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM: stop training now; every unfinished run keeps its last checkpoint."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _interrupt(signum, frame):
-    raise Interrupted(signum)
-
-
-@contextlib.contextmanager
-def stop_on_signals():
-    """Turn SIGINT and SIGTERM into ``Interrupted`` for the block (Lightning calls this handler after its own)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in old:
-        signal.signal(s, _interrupt)
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def die_with_parent() -> None:
-    """In a worker: ask Linux to send SIGTERM when the parent fit dies, even by SIGKILL (no orphans left training)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
 
 
 def main(replication: str, argv: list[str] | None = None) -> int:

@@ -19,37 +19,23 @@ from common.tasks import Example, collate
 
 
 class _TrainStream(IterableDataset):
-    """Endless stream of training batches: batch i of process ``rank`` is seeded by (seed, "train", i[, rank])."""
+    """Endless stream of training batches: batch i of process ``rank`` is seeded by (seed, "train", i[, rank]).
 
-    def __init__(self, make_batch: Callable[[random.Random], dict], seed: int):
-        self.make_batch, self.seed, self.position = make_batch, seed, 0
-        self.rank, self.world_size = 0, 1
-
-    def __iter__(self):
-        while True:
-            parts = (self.seed, "train", self.position) + ((self.rank,) if self.world_size > 1 else ())
-            batch = self.make_batch(rng_for(*parts))
-            self.position += 1
-            yield batch
-
-
-class ResumableLoader(DataLoader):
-    """A DataLoader over a ``_TrainStream`` that ``StreamPosition`` keeps in step with training."""
-
-
-class StreamPosition(L.Callback):
-    """Starts the training stream at the batch the trainer is at, so a resumed run sees the same data.
-
-    The position is derived from the restored ``global_step`` (not from what the loader had
-    prefetched when the checkpoint was written), and each DDP process gets its own stream.
+    Each iteration starts at the batch ``start()`` names, read when the first batch is drawn. Lightning
+    draws it (prefetching) after restoring a checkpoint and before any training hook, so a resumed run
+    continues with exactly the batch the uninterrupted run would have used at that step.
     """
 
-    def on_train_start(self, trainer, pl_module):
-        loader = trainer.train_dataloader
-        stream = getattr(loader, "dataset", None)
-        if isinstance(stream, _TrainStream):
-            stream.position = trainer.global_step * trainer.accumulate_grad_batches
-            stream.rank, stream.world_size = trainer.global_rank, trainer.world_size
+    def __init__(self, make_batch: Callable[[random.Random], dict], seed: int,
+                 start: Callable[[], tuple[int, int, int]] = lambda: (0, 0, 1)):
+        self.make_batch, self.seed, self.start = make_batch, seed, start
+
+    def __iter__(self):
+        position, rank, world_size = self.start()
+        while True:
+            parts = (self.seed, "train", position) + ((rank,) if world_size > 1 else ())
+            yield self.make_batch(rng_for(*parts))
+            position += 1
 
 
 def eval_batches(examples: list[Example], batch_size: int, pad_id: int) -> list[dict]:
@@ -128,7 +114,14 @@ class SyntheticDataModule(L.LightningDataModule):
         return self._eval_cache[stage]
 
     def train_dataloader(self):
-        return ResumableLoader(_TrainStream(self.train_batch, self.seed), batch_size=None)
+        return DataLoader(_TrainStream(self.train_batch, self.seed, self._stream_start), batch_size=None)
+
+    def _stream_start(self) -> tuple[int, int, int]:
+        """(first batch, rank, world size): batches already trained on (0, or a resumed run's step) and this process's rank."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 0, 1
+        return trainer.global_step * trainer.accumulate_grad_batches, trainer.global_rank, trainer.world_size
 
     def _loaders(self, stage):
         return [DataLoader(batches, batch_size=None) for batches in self._eval_data(stage).values()]

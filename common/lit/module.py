@@ -128,10 +128,6 @@ class SequenceLM(L.LightningModule):
             return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
-    def configure_callbacks(self):
-        from common.lit.datamodule import StreamPosition
-        return [StreamPosition()]
-
     def configure_optimizers(self):
         decay, no_decay = [], []
         for name, p in self.model.named_parameters():

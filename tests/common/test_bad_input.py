@@ -33,7 +33,6 @@ and writes nothing (no run folder). The trial numbers are those of the newcomer 
 """
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 

@@ -146,7 +146,7 @@ def test_bad_values_fail_before_anything_is_written(tiny_config, tmp_path, capsy
 def test_eval_longer_than_model_context_is_refused(tiny_config, tmp_path, capsys):
     grid = [{"name": "arch", "values": {"transformer": {"model.init_args.model": {
         "class_path": "common.models.Transformer", "init_args": {"d_model": 16, "n_layer": 1, "n_head": 2, "max_seq_len": 10}}}}}]
-    cfg = tiny_config(sweep={"grid": grid})
+    cfg = tiny_config(sweep={"grid": grid}, figure={"claims": []})
     runs = tmp_path / "runs"
     assert main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(runs)]) == 2
     assert "max_seq_len" in capsys.readouterr().err and not runs.exists()

@@ -2,7 +2,6 @@
 and before its end restarts from that validation's checkpoint, says so, and ends with the metrics
 of an uninterrupted run (same final metrics, same learning curve, same step count)."""
 import json
-import os
 import re
 import signal
 import subprocess
@@ -17,16 +16,19 @@ from common.cli import main
 
 REPLICATION = "replications.repeat_after_me"
 LONG = {"max_steps": 240, "val_check_interval": 20}
-ONLY = ["--sweep.only", "arch=lstm"]
+ONLY = ["--sweep.only", "arch=transformer"]
 
 
 def run_dirs(runs: Path) -> list[Path]:
-    return sorted((runs / "repeat_after_me" / "tiny").glob("arch=lstm-*"))
+    return sorted((runs / "repeat_after_me" / "tiny").glob("arch=transformer-*"))
 
 
 def comparable(run_dir: Path) -> tuple:
+    """Final metrics, learning curve, steps, and the final weights (as bytes: equal means bit for bit)."""
     r = json.loads((run_dir / "result.json").read_text())
-    return r["final"], [(h["step"], h["metrics"]) for h in r["history"]], r["steps"]
+    weights = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    return (r["final"], [(h["step"], h["metrics"]) for h in r["history"]], r["steps"],
+            {k: v.numpy().tobytes() for k, v in weights.items()})
 
 
 def fit_cmd(cfg: Path, runs: Path) -> list[str]:
