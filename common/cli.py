@@ -322,7 +322,7 @@ def train_run(parser: ArgumentParser, run: Run, run_dir: Path, checkpoint_every:
     init = instantiate(parser, ns)
     dm, model = init.data, init.model
     tkw = dict(init.trainer.as_dict() if isinstance(init.trainer, Namespace) else init.trainer)
-    recorder = ResultRecorder(run_id=run.run_id, samples_per_step=dm.batch_size * tkw.get("num_nodes", 1) * max(1, torch.cuda.device_count() if tkw.get("accelerator") == "gpu" else 1))
+    recorder = ResultRecorder(run_id=run.run_id, batch_size=dm.batch_size)
     # One checkpoint, rewritten after every validation (and every `checkpoint_every` steps if set).
     ckpt = ResumeCheckpoint(last, every_n_steps=checkpoint_every)
     tkw["callbacks"] = list(tkw.get("callbacks") or []) + [recorder, ckpt]

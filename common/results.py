@@ -56,8 +56,8 @@ def provenance(trainer: L.Trainer, model) -> dict:
 class ResultRecorder(L.Callback):
     """Keeps the validation curve (saved in checkpoints, so it survives a resume)."""
 
-    def __init__(self, samples_per_step: int, run_id: str = ""):
-        self.samples_per_step, self.run_id = samples_per_step, run_id
+    def __init__(self, batch_size: int, run_id: str = ""):
+        self.batch_size, self.run_id = batch_size, run_id
         self.history: list[dict] = []
         self.started = time.time()
         self.wall_before = 0.0
@@ -67,7 +67,9 @@ class ResultRecorder(L.Callback):
             return
         step = int(trainer.global_step)
         self.history = [h for h in self.history if h["step"] != step]
-        self.history.append({"step": step, "samples": step * self.samples_per_step,
+        # Examples seen by all processes: each rank draws its own batches.
+        samples = step * self.batch_size * trainer.world_size * trainer.accumulate_grad_batches
+        self.history.append({"step": step, "samples": samples,
                              "metrics": pl_module.last_eval.get("val", {})})
 
     def wall_time(self) -> float:

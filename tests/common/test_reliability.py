@@ -179,4 +179,6 @@ def test_ddp_with_two_cpu_processes_writes_one_result(tiny_config, tmp_path):
     assert len(got) == 1
     r = next(iter(got.values()))
     assert r["provenance"]["world_size"] == 2 and r["steps"] == 4
+    batch = r["config"]["data"]["init_args"]["batch_size"]
+    assert [h["samples"] for h in r["history"]] == [h["step"] * batch * 2 for h in r["history"]]  # both ranks counted
     assert proc.stdout.count("Runs finished") == 1  # only rank 0 reports
