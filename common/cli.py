@@ -33,6 +33,7 @@ from common.figure import Claim, Figure, Sweep
 from common.io import atomic_write_text
 from common.lit.datamodule import SyntheticDataModule
 from common.lit.module import SequenceLM
+from common import estimate
 from common.published import load_published
 from common.report import build_report, write_report
 from common.results import RESULT_FILE, ResultRecorder, load_result, run_dir_name, write_result
@@ -332,6 +333,9 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
             print(f"[{run.index + 1}/{len(runs)}] {run.name}: done, skipped ({run_dir})")
         else:
             pending.append((run, run_dir))
+    if cfg.figure.scale == "paper" and pending and not os.environ.get(WORKER_ENV) and not estimate.go_on_without_gpu(
+            [r for r, _ in pending], cost, lambda r: instantiate(parser, copy.deepcopy(r.namespace)), cfg.sweep.workers):
+        return
     if cfg.sweep.workers > 1 and len(pending) > 1:
         pending.sort(key=lambda p: -cost[p[0].index])  # longest first: the last ones to start end soonest
         train_in_workers(replication, argv, pending, len(runs), cfg.sweep.workers)
