@@ -108,7 +108,8 @@ class SequenceLM(L.LightningModule):
 
     def configure_callbacks(self):
         from common.lit.datamodule import StreamPosition
-        return [StreamPosition()]
+        from common.lit.progress import ProgressLine
+        return [StreamPosition(), ProgressLine()]
 
     def configure_optimizers(self):
         decay, no_decay = [], []
