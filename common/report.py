@@ -160,6 +160,8 @@ def _cell(r: dict) -> str:
     if r["measured_mean"] is not None:
         sd = f" ± {r['measured_std']:.3f}" if r["runs"] > 1 else ""
         return f"{pub} / {r['measured_mean']:.3f}{sd} ({r['delta']:+.3f})"
+    if r["status"] == "other scale (context)":
+        return pub
     return f"{pub} / {'not run' if r['status'] == 'not measured' else r['status']}"
 
 
@@ -188,7 +190,7 @@ def render_markdown(report: dict, figure: Figure) -> str:
                 f"cells measured, the others say \"not run\". By {figure.x}:", "", _published_grid(rows)]
     elif rows:
         out += ["", "### Published values at paper scale (context: another scale, not compared)",
-                "Each cell: published / (not run at this scale). By " + figure.x + ":", "",
+                "Each cell: the published value. By " + figure.x + ":", "",
                 _published_grid(rows)]
     if rows:
         src = sorted({r["source"].rsplit(", ", 2)[0] for r in rows})
@@ -315,6 +317,7 @@ def _panels(report: dict, figure: Figure, path: Path, plt) -> None:
                     ax.bar(base + width, p.mean, width, color=colors[line], yerr=p.std or None, capsize=2,
                            label=f"{line} (measured)")
         ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        ax.set_xlim(-0.5, len(xs) - 0.5)
         only_pub = not any(d["measured"] for d in cells[panel].values())
         ax.set_title(panel + (" (published, paper scale)" if only_pub and context else ""), fontsize=9)
         ax.set_ylim(0, 1.05)
