@@ -78,6 +78,35 @@ def test_paper_scale_configs_start_and_run_on_a_tiny_override(tmp_path, config):
     if config == "fig3":
         results += run_tiny(tmp_path / "b", config, "n=16,format=retrieval,model=mamba")
     assert all(r["config"]["trainer"]["max_steps"] == 2 for r in results)
+    assert all("acc_strict@n=16" in r["final"] for r in results)
+
+
+@pytest.mark.slow
+def test_report_from_a_finished_tiny_run_lays_out_the_published_cells(tmp_path):
+    """One finished run of fig3: its published cell shows the measured value and the difference, the
+    other 35 published cells of the 2M tier say "not run", and report rebuilds the same from the run dir."""
+    import csv
+    import io
+
+    runs = tmp_path / "runs"
+    run_tiny(tmp_path, "fig3", "n=16,format=cot,model=hybrid")
+    fig_dir = runs / "rnns_not_transformers" / "fig3"
+    result = json.loads(next(fig_dir.glob("*/result.json")).read_text())
+    acc = result["final"]["acc_seq@n=16"]
+    md = (fig_dir / "report.md").read_text()
+    assert "Runs finished: 1 of 36" in md and "1 of 36 published cells measured" in md
+    assert f"| hybrid/cot (published: hybrid-2m/cot) | 1.000 / {acc:.3f} ({acc - 1:+.3f}) | 0.998 / not run |" in md
+    rows = list(csv.DictReader(io.StringIO((fig_dir / "report.csv").read_text())))
+    pub = [r for r in rows if r["kind"] == "published"]
+    assert len(pub) == 36 and sum(r["measured"] != "" for r in pub) == 1
+    cell = next(r for r in pub if r["series"] == "hybrid-2m/cot" and r["x"] == "16")
+    assert float(cell["measured"]) == pytest.approx(acc) and float(cell["published"]) == 1.0
+    assert {r["status"] for r in rows if r["kind"].startswith("claim")} == {"inconclusive"}
+    assert (fig_dir / "fig3.png").read_bytes()[:4] == b"\x89PNG"
+    (fig_dir / "report.md").unlink()
+    assert main(REPLICATION, ["report", "--config", "fig3", "--sweep.runs_dir", str(runs),
+                              "--sweep.grid", tiny_grid("fig3"), *TINY[2:]]) == 0
+    assert (fig_dir / "report.md").read_text() == md
 
 
 @pytest.mark.slow
