@@ -32,6 +32,7 @@ from common.figure import Claim, Figure, Sweep
 from common.io import atomic_write_text, os_error_line, run_lock
 from common.lit.datamodule import SyntheticDataModule
 from common.lit.module import SequenceLM
+from common import estimate
 from common.published import load_published
 from common.report import build_report, series_name, write_report
 from common.results import (
@@ -402,11 +403,6 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
     if cfg.sweep.workers < 1:
         raise ConfigError(f"sweep.workers={cfg.sweep.workers} must be >= 1")
     cost = {run.index: check_buildable(parser, run, figure_from(cfg)) for run in chosen}
-    if cfg.figure.scale == "paper" and not torch.cuda.is_available():
-        steps = sum(int(get_dotted(r.config, "trainer.max_steps", 0)) for r in chosen)
-        print(f"note: {cfg.figure.id} is a paper-scale figure ({len(chosen)} runs, {steps:,} training steps in all) "
-              "meant for a GPU, and none is visible; its CPU-scale twin (the *_cpu config) runs in minutes",
-              file=sys.stderr)
     try:
         check_writable(fig_dir)
     except ValueError as e:
@@ -418,6 +414,9 @@ def fit(replication: str, parser: ArgumentParser, cfg: Namespace, argv: list[str
             print(f"[{run.index + 1}/{len(runs)}] {run.name}: done, skipped ({run_dir})")
         else:
             pending.append((run, run_dir))
+    if cfg.figure.scale == "paper" and pending and not os.environ.get(WORKER_ENV) and not estimate.go_on_without_gpu(
+            [r for r, _ in pending], cost, lambda r: instantiate(parser, copy.deepcopy(r.namespace)), cfg.sweep.workers):
+        return
     if cfg.sweep.workers > 1 and len(pending) > 1:
         pending.sort(key=lambda p: -cost[p[0].index])  # longest first: the last ones to start end soonest
         train_in_workers(replication, argv, pending, len(runs), cfg.sweep.workers)

@@ -39,8 +39,14 @@ class Figure:
            with eval x, the metric name such as "acc_seq".
         series: sweep axes whose labels name a curve; other axes (seeds) are averaged.
         published_id: which published figure to compare with (default: ``id``).
-        scale: "paper" or "cpu"; a CPU-scale figure compares through its claims.
+        scale: "paper" or "cpu"; a CPU-scale figure compares through its claims, and the published
+            values it lists are context from another scale, never compared.
         xlog: log-scale x axis.
+        published_series: which published series to lay out (default: all of ``published_id``): a
+            list of names, or {published name: measured series} when the sweep labels differ.
+        published_x: which published x values to lay out (default: all).
+        panels: plot one panel per first series label (e.g. per model and size), published values
+            beside measured ones, the paper's layout for bar figures over a few x values.
     """
 
     id: str = "figure"
@@ -51,6 +57,9 @@ class Figure:
     published_id: Optional[str] = None
     scale: str = "paper"
     xlog: bool = False
+    published_series: Optional[Union[list[str], dict[str, str]]] = None
+    published_x: Optional[list[Union[float, str]]] = None
+    panels: bool = False
     claims: list[Claim] = field(default_factory=list)
 
 

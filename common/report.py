@@ -92,27 +92,49 @@ def claim_functions(series: dict[str, dict[object, Point]], published: list[Publ
                 return v.y
         raise Missing(f"published {s}@{x}")
 
-    return {"at": at, "last": last, "reach": reach, "published": pub, "min": min, "max": max}
+    return {"at": at, "last": last, "reach": reach, "published": pub, "min": min, "max": max, "abs": abs}
+
+
+def shown_published(figure: Figure, published: list[PublishedValue]) -> list[tuple[PublishedValue, str]]:
+    """The published values this figure lays out, each with the measured series it is compared with."""
+    pub_id = figure.published_id or figure.id
+    chosen = figure.published_series
+    rename = chosen if isinstance(chosen, dict) else {s: s for s in chosen} if chosen is not None else None
+    xs = None if figure.published_x is None else {_num(x) for x in figure.published_x}
+    out = []
+    for v in published:
+        if v.figure != pub_id or (rename is not None and v.series not in rename):
+            continue
+        if xs is not None and _num(v.x) not in xs:
+            continue
+        out.append((v, rename[v.series] if rename is not None else v.series))
+    return out
 
 
 def build_report(figure: Figure, results: list[dict], published: list[PublishedValue], paper: str,
                  expected_runs: int) -> dict:
+    """Measured series, the published cells beside them (with differences), and the claims' verdicts.
+
+    Works on any subset of the figure's runs: a published cell with no finished run says so. On a
+    CPU-scale figure the published cells are context from another scale and are never compared.
+    """
     series = aggregate(results, figure)
-    pub_id = figure.published_id or figure.id
-    mine = [v for v in published if v.figure == pub_id]
     rows = []
-    for v in mine:
-        point = series.get(v.series, {}).get(_num(v.x))
-        if point is None:
-            status, measured, delta = ("not at this scale" if figure.scale != "paper" else "not measured"), "", ""
+    for v, mine in shown_published(figure, published):
+        point = series.get(mine, {}).get(_num(v.x)) if figure.scale == "paper" else None
+        row = {"series": mine, "published_series": v.series, "x": _num(v.x), "published_y": v.y,
+               "uncertainty": v.uncertainty, "how": v.how, "note": v.note, "measured_mean": None,
+               "measured_std": None, "runs": 0, "delta": None, "source": f"{paper}, {v.source}"}
+        if figure.scale != "paper":
+            row["status"] = "other scale (context)"
+        elif point is None:
+            row["status"] = "not measured"
         else:
             d = point.mean - v.y
-            status = "agrees" if abs(d) <= v.tolerance + v.uncertainty else "differs"
-            measured = f"{point.mean:.3f} ± {point.std:.3f} (n={point.n})"
-            delta = f"{d:+.3f}"
-        rows.append({"series": v.series, "x": v.x, "published": f"{v.y:.3f} ± {v.uncertainty:.3f} ({v.how})",
-                     "measured": measured, "delta": delta, "status": status, "source": f"{paper}, {v.source}"})
-    funcs = claim_functions(series, mine)
+            row.update(measured_mean=point.mean, measured_std=point.std, runs=point.n, delta=d,
+                       status="agrees" if abs(d) <= v.tolerance + v.uncertainty else "differs")
+        rows.append(row)
+    funcs = claim_functions(series, [v for v, _ in shown_published(figure, published)])
     claims = [{"claim": c.text, "kind": c.kind, "verdict": evaluate(c.holds_if, funcs), "test": c.holds_if,
                "source": (f"{paper}, {c.source}" if c.source else paper) if c.kind == "paper" else (c.source or "ours")}
               for c in figure.claims]
@@ -126,15 +148,55 @@ def _md_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+def _measured_text(r: dict) -> str:
+    if r["measured_mean"] is None:
+        return ""
+    return f"{r['measured_mean']:.3f} ± {r['measured_std']:.3f} (n={r['runs']})"
+
+
+def _cell(r: dict) -> str:
+    """One published cell beside the measured one: "1.000 / 0.987 (-0.013)", or what is missing."""
+    pub = f"{r['published_y']:.3f}"
+    if r["measured_mean"] is not None:
+        sd = f" ± {r['measured_std']:.3f}" if r["runs"] > 1 else ""
+        return f"{pub} / {r['measured_mean']:.3f}{sd} ({r['delta']:+.3f})"
+    if r["status"] == "other scale (context)":
+        return pub
+    return f"{pub} / {'not run' if r['status'] == 'not measured' else r['status']}"
+
+
+def _published_grid(rows: list[dict]) -> str:
+    """Series by x, each cell "published / measured (difference)"."""
+    xs = sorted({r["x"] for r in rows}, key=lambda x: (isinstance(x, str), x))
+    by = {}
+    for r in rows:
+        by.setdefault((r["series"], r["published_series"]), {})[r["x"]] = r
+    table = []
+    for (mine, pub), cells in by.items():
+        name = mine if mine == pub else f"{mine} (published: {pub})"
+        table.append([name] + [_cell(cells[x]) if x in cells else "" for x in xs])
+    return _md_table(["series"] + [str(x) for x in xs], table)
+
+
 def render_markdown(report: dict, figure: Figure) -> str:
     out = [f"## {figure.id} ({figure.scale} scale): {figure.title}",
            f"Runs finished: {report['runs']} of {report['expected_runs']}. Accuracies are micro-averaged over "
            "evaluation examples; ± is the standard deviation over runs (seeds)."]
-    if report["rows"]:
+    rows = report["rows"]
+    if rows and figure.scale == "paper":
+        measured = sum(r["measured_mean"] is not None for r in rows)
         out += ["", "### Measured against published",
-                _md_table(["series", "x", "published", "measured", "Δ", "status", "source"],
-                          [[r["series"], r["x"], r["published"], r["measured"], r["delta"], r["status"], r["source"]]
-                           for r in report["rows"]])]
+                f"Each cell: published / measured (measured - published); {measured} of {len(rows)} published "
+                f"cells measured, the others say \"not run\". By {figure.x}:", "", _published_grid(rows)]
+    elif rows:
+        out += ["", "### Published values at paper scale (context: another scale, not compared)",
+                "Each cell: the published value. By " + figure.x + ":", "",
+                _published_grid(rows)]
+    if rows:
+        src = sorted({r["source"].rsplit(", ", 2)[0] for r in rows})
+        hows = sorted({f"{r['how']}" + (f", ±{r['uncertainty']:.3f}" if r["uncertainty"] else ", exact") for r in rows})
+        out += ["", f"Published values: {'; '.join(src)} (read from the {'; '.join(hows)}); "
+                "per-cell sources in report.csv."]
     if report["claims"]:
         out += ["", "### Claims (the paper's, or predictions and controls where marked)",
                 _md_table(["claim", "kind", "verdict", "test", "source"],
@@ -146,14 +208,36 @@ def render_markdown(report: dict, figure: Figure) -> str:
     return "\n".join(out) + "\n"
 
 
+CSV_HEADER = ["kind", "series", "x", "published", "published_uncertainty", "measured", "measured_std", "runs",
+              "delta", "status", "text", "source"]
+
+
+def _f(x, digits=6):
+    return "" if x is None else f"{x:.{digits}g}" if isinstance(x, float) else x
+
+
 def render_csv(report: dict) -> str:
+    """One table, numbers in their own columns: published cells (with the measured value when there is one),
+    measured points without a published counterpart, and the claims (verdict in ``status``)."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["kind", "series", "x", "published", "measured", "delta", "status", "source"])
+    w.writerow(CSV_HEADER)
+    shown = set()
     for r in report["rows"]:
-        w.writerow(["value", r["series"], r["x"], r["published"], r["measured"], r["delta"], r["status"], r["source"]])
+        shown.add((r["series"], r["x"]))
+        w.writerow(["published", r["series"] if r["series"] == r["published_series"] else r["published_series"],
+                    r["x"], _f(r["published_y"]), _f(r["uncertainty"]), _f(r["measured_mean"]),
+                    _f(r["measured_std"]), r["runs"], _f(r["delta"]), r["status"],
+                    f"{r['how']}" + (f"; {r['note']}" if r["note"] else "")
+                    + (f"; measured series {r['series']}" if r["series"] != r["published_series"] else ""),
+                    r["source"]])
+    for s, pts in report["series"].items():
+        for x, p in pts.items():
+            if (s, x) not in shown or report["scale"] != "paper":
+                w.writerow(["measured", s, x, "", "", _f(p.mean), _f(p.std), p.n, "", "", "", ""])
     for c in report["claims"]:
-        w.writerow([f"claim ({c['kind']})", "", "", c["claim"], c["test"], "", c["verdict"], c["source"]])
+        w.writerow([f"claim ({c['kind']})", "", "", "", "", "", "", "", "", c["verdict"], c["claim"],
+                    f"{c['source']}; test: {c['test']}"])
     return buf.getvalue()
 
 
@@ -164,6 +248,9 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if figure.panels:
+        _panels(report, figure, path, plt)
+        return
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     xs_all = {x for pts in report["series"].values() for x in pts if not isinstance(x, str)}
     if len(xs_all) == 1:  # one x for every series (e.g. one graph size): bars, not lines of one point
@@ -180,17 +267,80 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
         line, = ax.plot(xs, ys, "o-", ms=4, label=f"{s} (measured)")
         colors[s] = line.get_color()
         ax.fill_between(xs, [y - e for y, e in zip(ys, sd)], [y + e for y, e in zip(ys, sd)], color=colors[s], alpha=0.15)
-    pub_id = figure.published_id or figure.id
-    for v in published:
-        if v.figure != pub_id or isinstance(_num(v.x), str):
+    for v, mine in shown_published(figure, published):
+        if isinstance(_num(v.x), str):
             continue
-        c = colors.get(v.series, "gray")
+        c = colors.get(mine, "gray")
         ax.errorbar([_num(v.x)], [v.y], yerr=[v.uncertainty], fmt="s", mfc="none", mec=c, ecolor=c, ms=8,
-                    label=f"{v.series} (published)")
+                    label=f"{mine} (published)")
     if figure.xlog:
         ax.set_xscale("log")
     ax.set_xlabel(figure.x)
     _finish(fig, ax, figure, path, plt)
+
+
+def _split(series: str) -> tuple[str, str]:
+    panel, _, line = series.partition("/")
+    return panel, line or panel
+
+
+def _panels(report: dict, figure: Figure, path: Path, plt) -> None:
+    """The paper's layout: one panel per first series label (model and size), accuracy against x as grouped
+    bars, one colour per remaining label (format); in each group the published bar (hatched, outlined)
+    stands beside the measured one (filled, ±std over seeds)."""
+    cells: dict[str, dict[str, dict]] = {}  # panel -> line -> {"measured": {x: Point}, "published": {x: y}}
+    for s, pts in report["series"].items():
+        panel, line = _split(s)
+        cells.setdefault(panel, {}).setdefault(line, {"measured": {}, "published": {}})["measured"].update(pts)
+    context = figure.scale != "paper"
+    for r in report["rows"]:
+        panel, line = _split(r["published_series"] if context else r["series"])
+        cells.setdefault(panel, {}).setdefault(line, {"measured": {}, "published": {}})["published"][r["x"]] = r["published_y"]
+    panels = list(cells)
+    lines = list(dict.fromkeys(l for p in panels for l in cells[p]))
+    colors = {l: f"C{i}" for i, l in enumerate(lines)}
+    ncol = min(3, len(panels)) or 1
+    nrow = max(1, -(-len(panels) // ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.0 * nrow), squeeze=False, sharey=True)
+    for ax, panel in zip(axes.flat, panels):
+        xs = sorted({x for l in cells[panel].values() for k in ("measured", "published") for x in l[k]},
+                    key=lambda x: (isinstance(x, str), x))
+        width = 0.8 / max(1, 2 * len(cells[panel]))
+        for j, (line, data) in enumerate(cells[panel].items()):
+            for i, x in enumerate(xs):
+                base = i - 0.4 + 2 * j * width + width / 2
+                if x in data["published"]:
+                    ax.bar(base, data["published"][x], width, color="none", edgecolor=colors[line], hatch="///",
+                           label=f"{line} (published{', paper scale' if context else ''})")
+                if x in data["measured"]:
+                    p = data["measured"][x]
+                    ax.bar(base + width, p.mean, width, color=colors[line], yerr=p.std or None, capsize=2,
+                           label=f"{line} (measured)")
+        ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        ax.set_xlim(-0.5, len(xs) - 0.5)
+        only_pub = not any(d["measured"] for d in cells[panel].values())
+        ax.set_title(panel + (" (published, paper scale)" if only_pub and context else ""), fontsize=9)
+        ax.set_ylim(0, 1.05)
+        ax.grid(alpha=0.3, axis="y")
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(figure.y)
+    for ax in axes[-1, :]:
+        ax.set_xlabel(figure.x.split(":")[-1])
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in labels:
+                handles.append(h)
+                labels.append(l)
+    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(6, len(labels)) or 1)
+    fig.suptitle(f"{figure.id} ({figure.scale} scale): {figure.title}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 6), 1, 0.97))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _bars(ax, report: dict, figure: Figure, published: list[PublishedValue], x) -> None:
@@ -201,10 +351,9 @@ def _bars(ax, report: dict, figure: Figure, published: list[PublishedValue], x) 
            label="measured")
     for i, m in enumerate(means):
         ax.text(i, m, f"{m:.2f}", ha="center", va="bottom", fontsize=7)
-    pub_id = figure.published_id or figure.id
-    for v in published:
-        if v.figure == pub_id and v.series in names and _num(v.x) == _num(x):
-            ax.errorbar([names.index(v.series)], [v.y], yerr=[v.uncertainty], fmt="s", mfc="none", mec="k",
+    for v, mine in shown_published(figure, published):
+        if mine in names and _num(v.x) == _num(x):
+            ax.errorbar([names.index(mine)], [v.y], yerr=[v.uncertainty], fmt="s", mfc="none", mec="k",
                         ecolor="k", ms=8, label="published")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)
     ax.set_xlabel(f"{', '.join(figure.series)} ({figure.x} = {x})")

@@ -17,7 +17,7 @@ SCALE_KEYS = {
     "min_train_len", "max_train_len", "context_len", "val_lengths", "test_lengths", "lengths", "n_nodes", "n_facts",
     "dup_length", "chunk_size",
     "lr", "warmup_steps", "accelerator", "devices", "precision", "num_workers", "workers",
-    "id", "title", "y", "scale", "holds_if", "xlog", "values",
+    "id", "title", "y", "scale", "holds_if", "xlog", "values", "published_series", "published_x",
 }
 
 

@@ -128,6 +128,10 @@ class SequenceLM(L.LightningModule):
             return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
+    def configure_callbacks(self):
+        from common.lit.progress import ProgressLine
+        return [ProgressLine()]
+
     def configure_optimizers(self):
         decay, no_decay = [], []
         for name, p in self.model.named_parameters():
@@ -182,11 +186,15 @@ class SequenceLM(L.LightningModule):
     def _eval_step(self, batch, dataloader_idx: int, stage: str):
         pred = self.generate_answers(batch)
         dm = self._datamodule()
-        if dm is not None and hasattr(dm, "score"):
-            token_ok, seq_ok = dm.score(pred, batch)
-        else:
-            token_ok, seq_ok = exact_match(pred, batch["answer"], batch["answer_mask"])
+        # A task's score may return a third item: {metric name: per-example score} logged beside acc_seq.
+        scored = dm.score(pred, batch) if dm is not None and hasattr(dm, "score") else \
+            exact_match(pred, batch["answer"], batch["answer_mask"])
+        token_ok, seq_ok, extra = scored[0], scored[1], (scored[2] if len(scored) > 2 else {})
         m = self._metrics(stage, self._eval_set_name(dataloader_idx, stage))
+        for name, values in extra.items():
+            if name not in m:
+                m[name] = MeanMetric().to(self.device)
+            m[name].update(values.float())
         mask = batch["answer_mask"]
         m["acc_token"].update(pred.masked_fill(~mask, 0), batch["answer"].masked_fill(~mask, IGNORE))
         m["acc_seq"].update(seq_ok.float())
@@ -204,7 +212,7 @@ class SequenceLM(L.LightningModule):
             if not key.startswith(stage + "/") or m["n"].update_count == 0:
                 continue
             name = key.split("/", 1)[1]
-            for metric in ("acc_token", "acc_seq", "n"):
+            for metric in m.keys():
                 value = m[metric].compute()
                 results[f"{metric}@{name}"] = float(value)
                 if metric != "n":

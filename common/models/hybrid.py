@@ -25,11 +25,17 @@ import torch
 from torch import nn
 
 from common.models.base import SequenceModel
+from common.models.embedding import apply_embedding, check_embedding
 from common.models.gru_cpu import run_rnn
-from common.models.mamba import Mamba
-from common.models.transformer import Block, attention_backend_name, make_norm
+from common.models.mamba import Mamba, RMSNorm
+from common.models.transformer import Block, attention_backend_name
 
 MIXERS = ("mamba", "lstm", "gru")
+
+
+def _recurrent_norm(kind: str, d_model: int) -> nn.Module:
+    """Norm of the recurrent blocks and the final norm: mamba_ssm's RMSNorm or LayerNorm, both eps 1e-5."""
+    return RMSNorm(d_model) if kind == "rms" else nn.LayerNorm(d_model, eps=1e-5)
 
 
 class RecurrentBlock(nn.Module):
@@ -38,7 +44,7 @@ class RecurrentBlock(nn.Module):
     def __init__(self, d_model: int, mixer: str, norm: str, **mamba_kwargs):
         super().__init__()
         self.kind = mixer
-        self.norm = nn.LayerNorm(d_model, eps=1e-5) if norm == "layer" else make_norm(norm, d_model)
+        self.norm = _recurrent_norm(norm, d_model)
         if mixer == "mamba":
             self.mixer = Mamba(d_model, **mamba_kwargs)
         else:
@@ -80,18 +86,22 @@ class Hybrid(SequenceModel):
         mixer: "mamba", "lstm" or "gru".
         attn_layer: depth of the attention layer, 0..n_layer (None: n_layer, on top, as the paper).
         n_head, d_ff: attention heads and SwiGLU hidden width (default 4 * d_model).
-        norm: norm of the recurrent blocks and the final norm, "layer" (mamba_ssm's default, used by
-            the official hybrid) or "rms"; the attention layer always uses RMSNorm (LLaMA).
+        norm: norm of the recurrent blocks and the final norm, "rms" (the official hybrid: its
+            ``MambaConfig`` defaults to ``rms_norm=True``) or "layer"; the attention layer always uses
+            RMSNorm (LLaMA).
         d_state, d_conv, expand, mamba_backend: Mamba block settings (see ``Mamba``).
         attention_backend: see ``Transformer``.
         max_seq_len: longest sequence accepted (None: unbounded; RoPE is relative).
+        embedding: "learned" or "sinusoidal" (frozen, tied; see ``common.models.embedding``).
     """
 
     def __init__(self, vocab_size: int, d_model: int = 64, n_layer: int = 2, mixer: str = "mamba",
-                 attn_layer: int | None = None, n_head: int = 4, d_ff: int | None = None, norm: str = "layer",
+                 attn_layer: int | None = None, n_head: int = 4, d_ff: int | None = None, norm: str = "rms",
                  d_state: int = 16, d_conv: int = 4, expand: int = 2, mamba_backend: str = "auto",
-                 attention_backend: str = "auto", tie_embeddings: bool = True, max_seq_len: int | None = None):
+                 attention_backend: str = "auto", tie_embeddings: bool = True, max_seq_len: int | None = None,
+                 embedding: str = "learned"):
         super().__init__()
+        check_embedding(embedding, tie_embeddings)
         if mixer not in MIXERS:
             raise ValueError(f"unknown mixer={mixer!r}; choose one of {MIXERS}")
         if norm not in ("layer", "rms"):
@@ -108,7 +118,7 @@ class Hybrid(SequenceModel):
             mamba_kwargs = dict(d_state=d_state, d_conv=d_conv, expand=expand, backend=mamba_backend)
         self.embedding = nn.Embedding(vocab_size, d_model)
         self.layers = nn.ModuleList(RecurrentBlock(d_model, mixer, norm, **mamba_kwargs) for _ in range(n_layer))
-        self.norm_f = nn.LayerNorm(d_model, eps=1e-5) if norm == "layer" else make_norm(norm, d_model)
+        self.norm_f = _recurrent_norm(norm, d_model)
         # LLaMA decoder layer: RMSNorm, RoPE on the whole head, SwiGLU, no biases.
         self.attention = Block(d_model, n_head, d_ff or 4 * d_model, "rope", 1.0, 0, "rms", "swiglu", False,
                                attention_backend)
@@ -116,6 +126,7 @@ class Hybrid(SequenceModel):
         if tie_embeddings:
             self.lm_head.weight = self.embedding.weight
         self._init_weights()
+        apply_embedding(self.embedding, self.lm_head, embedding)
 
     @torch.no_grad()
     def _init_weights(self) -> None:

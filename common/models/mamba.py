@@ -16,6 +16,7 @@ from torch import nn
 
 from common import backends
 from common.models.base import SequenceModel
+from common.models.embedding import apply_embedding, check_embedding
 from common.models.scan import selective_scan
 
 __all__ = ["Mamba", "MambaLM"]
@@ -226,12 +227,15 @@ class MambaLM(SequenceModel):
     package does not import), or "auto" (the kernels when they import and the model is on CUDA).
     chunk_size: of the PyTorch scan; 1 is the sequential form (fastest on CPUs), larger values the
     chunked doubling form (for GPUs without the kernels); null picks 1 on CPU and 64 elsewhere.
+    embedding: "learned" or "sinusoidal" (frozen, tied; see ``common.models.embedding``).
     """
 
     def __init__(self, vocab_size: int, d_model: int = 64, n_layer: int = 2, d_state: int = 16,
                  d_conv: int = 4, expand: int = 2, dt_rank: int | str = "auto", norm: str = "rms",
-                 tie_embeddings: bool = True, backend: str = "auto", chunk_size: int | None = None):
+                 tie_embeddings: bool = True, backend: str = "auto", chunk_size: int | None = None,
+                 embedding: str = "learned"):
         super().__init__()
+        check_embedding(embedding, tie_embeddings)
         if norm not in ("rms", "layer"):
             raise ValueError(f"unknown norm={norm!r}; choose 'rms' or 'layer'")
         _check_backend(backend)
@@ -244,6 +248,7 @@ class MambaLM(SequenceModel):
         if tie_embeddings:
             self.lm_head.weight = self.backbone.embedding.weight
         self._init_weights()
+        apply_embedding(self.backbone.embedding, self.lm_head, embedding)
 
     @torch.no_grad()
     def _init_weights(self) -> None:

@@ -16,6 +16,7 @@ from torch import nn
 
 from common.models.attention import Pattern, attention, check_backend, resolve
 from common.models.base import SequenceModel
+from common.models.embedding import apply_embedding, check_embedding
 from common.models.positions import apply_rope, rope_tables
 
 
@@ -106,6 +107,8 @@ class Transformer(SequenceModel):
         norm: "layer" or "rms"; mlp: "gelu" or "swiglu"; bias: biases in linear layers.
         attention_backend: "auto", "sdpa", "naive", "flex" or "flash_attn" (see ``attention.py``);
             a forced backend that cannot run here fails at construction.
+        embedding: "learned" or "sinusoidal" (a frozen sinusoidal table tied to the LM head, see
+            ``common.models.embedding``; needs ``tie_embeddings``).
     """
 
     def __init__(
@@ -124,8 +127,10 @@ class Transformer(SequenceModel):
         bias: bool = True,
         tie_embeddings: bool = True,
         attention_backend: str = "auto",
+        embedding: str = "learned",
     ):
         super().__init__()
+        check_embedding(embedding, tie_embeddings)
         if d_model % n_head:
             raise ValueError(f"d_model={d_model} is not divisible by n_head={n_head}")
         check_backend(attention_backend, Pattern(position, n_head, num_masked_heads))  # validates position too
@@ -147,6 +152,7 @@ class Transformer(SequenceModel):
         for name, p in self.named_parameters():  # GPT-2 scaled init of residual projections
             if name.endswith(("attn.proj.weight", "mlp.down.weight")):
                 nn.init.normal_(p, mean=0.0, std=0.02 / (2 * n_layer) ** 0.5)
+        apply_embedding(self.wte, self.lm_head, embedding)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:

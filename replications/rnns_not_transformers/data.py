@@ -1,8 +1,9 @@
 """DataModules of "RNNs are not Transformers (Yet)": IsTree (Fig. 3) and the fact-lookup proxy of HotpotQA.
 
-Scoring follows the official ``evaluate_through_generation``: decode greedily from the prompt
-(``[BOS] edges [EOS]``) and read the first ``[TRUE]``/``[FALSE]`` the model writes; the example is
-right when it equals the label, whatever the chain of thought before it. In the ``retrieval``
+Scoring follows the paper: decode greedily from the prompt (``[BOS] edges [EOS]``) and read the
+first ``[TRUE]``/``[FALSE]`` the model writes; the example scores 1 when it equals the label,
+whatever the chain of thought before it, and 0.5 when the model writes neither (``acc_seq``); the
+official code's strict score, 0 for neither, is ``acc_strict``. In the ``retrieval``
 format the DataModule's ``retriever`` answers the model's own search queries during decoding, so
 the retrieved tokens come from a search of the context, never from the gold sequence.
 """
@@ -110,8 +111,19 @@ class IsTreeDataModule(PoolMixin, SyntheticDataModule):
         return {"no_cot": 3 * n, "cot": 5 * n, "retrieval": 40 * n - 25}[self.format]
 
     def score(self, pred: torch.Tensor, batch: dict):
-        """Right when the first [TRUE]/[FALSE] generated equals the label (official generation metric)."""
-        return _score(pred, batch, answer_from_generation)
+        """The paper's score as ``acc_seq``, the strict one as ``acc_strict``.
+
+        Both read the first [TRUE]/[FALSE] generated: equal to the label scores 1, the other 0.
+        A generation with neither scores 0.5 in ``acc_seq`` (the paper: "an example with no
+        YES/NO counts as correct with probability 0.5") and 0 in ``acc_strict`` (the official
+        ``evaluate_through_generation``).
+        """
+        token_ok = (pred == batch["answer"]) | ~batch["answer_mask"]
+        said, truth = _answers(batch, pred, answer_from_generation)
+        paper = [0.5 if s is None else float(s == t) for s, t in zip(said, truth)]
+        strict = [float(s is not None and s == t) for s, t in zip(said, truth)]
+        dev = pred.device
+        return token_ok, torch.tensor(paper, device=dev), {"acc_strict": torch.tensor(strict, device=dev)}
 
 
 class FactLookupDataModule(PoolMixin, SyntheticDataModule):

@@ -1,24 +1,20 @@
-"""HotpotQA (Yang et al., 2018): the paper's natural-language test of in-context retrieval. Not run here.
+"""HotpotQA (Yang et al., 2018): the paper's natural-language test of in-context retrieval (Fig. 6 of
+arXiv 2402.18510, rev. 2024-12-10). Not run here (pretrained models and the data set are needed).
 
-The ICLR version evaluates pretrained language models on a subset of 350 validation questions that
-every compared model answers correctly when given only the gold paragraphs; the question is then
-how much accuracy each model keeps when the gold paragraphs sit among distractors, with and without
-retrieval (the paper names Python's ``re`` among its tools). Which models, the prompt and the
-retrieval protocol were not retrieved; this module fixes a plain, documented version [OURS]:
+The paper evaluates Phi-1.5 and Mamba / hybrid models distilled from it on 350 validation questions
+that every model answers given only the two needed paragraphs, with n = 2, 4, 6, 8 paragraphs in the
+context: in random order ("Retrieval Required") or with the needed ones last ("Retrieval Free").
 
-- ``load_hotpotqa``: the official distractor-setting JSON (``hotpot_dev_distractor_v1.json``: a list
-  of records with ``_id``, ``question``, ``answer``, ``supporting_facts`` and ``context`` =
-  [[title, [sentences]], ...]).
-- ``build_prompt``: settings ``gold`` (supporting paragraphs only), ``distractor`` (all ten, in the
-  file's order) and ``retrieval`` (two hops of ``RegexRetriever`` search: the paragraph the
-  question's terms match, then the one the entities of that paragraph match).
-- ``exact_match`` / ``f1``: the standard answer normalisation (lower case, no punctuation, articles
-  or extra spaces).
-- ``answerable_subset`` and ``evaluate`` take any ``generate(prompt) -> str`` callable, so a
-  pretrained model plugs in without this module importing a model library.
+- ``load_hotpotqa``: the official distractor-setting JSON (``hotpot_dev_distractor_v1.json``).
+- ``panel_paragraphs`` / ``panel_prompt`` / ``run_fig6``: Fig. 6's two panels at each n, for any
+  ``generate(prompt) -> str`` callables (``hf_generator`` wraps a Hugging Face causal LM);
+  ``fig6_report`` prints the 24 published values beside whatever was measured.
+- ``build_prompt`` with settings ``gold``, ``distractor`` (all ten) and ``retrieval`` (two hops of
+  ``RegexRetriever`` search) [OURS]; ``exact_match`` / ``f1`` with the standard normalisation;
+  ``answerable_subset`` is the paper's filter.
 
-Tested offline on a small stand-in file; the README marks the HotpotQA rows "not run here" (it needs
-the data set and pretrained models, and no published number of it was retrieved).
+The prompt format (the paper uses 4-shot CoT prompting) is ours: a plain one, documented here.
+Tested offline on stand-in data, including the whole Fig. 6 pipeline on a tiny local model.
 """
 from __future__ import annotations
 
@@ -219,3 +215,63 @@ def hf_generator(model_name: str, max_new_tokens: int = 16, device: str | None =
         return tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
 
     return generate
+
+
+# ----- Fig. 6: accuracy against the number of paragraphs, both panels -----------------------------------
+
+PANELS = {"required": "Retrieval Required: the paragraphs in random order",
+          "free": "Retrieval Free: the two needed paragraphs last"}
+
+
+def panel_paragraphs(ex: HotpotExample, n: int, panel: str, seed: int = 0) -> tuple[Paragraph, ...]:
+    """Fig. 6's context: the needed (gold) paragraphs plus the first ``n - len(gold)`` distractors, in an
+    order fixed by (seed, question id) for ``required``, or distractors first and the gold last for ``free``."""
+    import random
+
+    if panel not in PANELS:
+        raise ValueError(f"unknown panel {panel!r}; choose one of {tuple(PANELS)}")
+    distractors = [p for p in ex.paragraphs if p.title not in ex.gold_titles]
+    if n < len(ex.gold) or n - len(ex.gold) > len(distractors):
+        raise ValueError(f"question {ex.id} has {len(ex.gold)} gold and {len(distractors)} other paragraphs; n={n}")
+    chosen = distractors[: n - len(ex.gold)]
+    if panel == "free":
+        return tuple(chosen) + ex.gold
+    mixed = list(chosen) + list(ex.gold)
+    random.Random(f"{seed}/{ex.id}").shuffle(mixed)
+    return tuple(mixed)
+
+
+def panel_prompt(ex: HotpotExample, n: int, panel: str, seed: int = 0) -> str:
+    ctx = "\n".join(f"{p.title}: {p.text}" for p in panel_paragraphs(ex, n, panel, seed))
+    return f"{ctx}\n\nQuestion: {ex.question}\nAnswer:"
+
+
+def run_fig6(generates: dict[str, Callable[[str], str]], examples: list[HotpotExample],
+             ns: Iterable[int] = (2, 4, 6, 8), seed: int = 0) -> list[dict]:
+    """Exact-match accuracy of each model in each panel at each n, as result records ``report`` reads
+    (labels panel / model / n, final ``acc``)."""
+    out = []
+    for panel in PANELS:
+        for model, generate in generates.items():
+            for n in ns:
+                hits = [exact_match(first_line(generate(panel_prompt(ex, n, panel, seed))), ex.answer) for ex in examples]
+                if not hits:
+                    raise ValueError("no examples to evaluate")
+                out.append({"labels": {"panel": panel, "model": model, "n": str(n)}, "history": [],
+                            "final": {"acc": sum(hits) / len(hits), "questions": len(hits)}})
+    return out
+
+
+def fig6_report(results: list[dict], published_path: str | Path | None = None) -> str:
+    """Fig. 6's 24 published values beside whatever was measured (cells without a measurement say
+    "not run"), both panels, n = 2, 4, 6, 8; models are named transformer / hybrid / rnn as in the paper."""
+    from common.figure import Figure
+    from common.published import load_published
+    from common.report import build_report, render_markdown
+
+    path = Path(published_path) if published_path else Path(__file__).parent / "published.yaml"
+    figure = Figure(id="fig6", title="HotpotQA: accuracy against the number of paragraphs", x="axis:n", y="acc",
+                    series=["panel", "model"], scale="paper")
+    report = build_report(figure, results, load_published(path), "Wen, Dang, Lyu, ICLR 2025",
+                          expected_runs=len(results))
+    return render_markdown(report, figure)

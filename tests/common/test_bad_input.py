@@ -29,7 +29,7 @@ and writes nothing (no run folder). The trial numbers are those of the newcomer 
 | 54-59  | SIGKILL, Ctrl-C, SIGTERM mid-training, workers     | resumes from the last validation, says so; one line; no orphans | test_resume, test_processes |
 | 60     | two fits on one folder                             | the second skips locked runs, saying so | test_processes |
 | 61     | disk full while writing                            | one line naming the file and the fix  | test_os_errors |
-| 62     | paper-scale config on a CPU                        | no warning yet                        | not done |
+| 62     | paper-scale config on a CPU                        | one warning: runs, steps, timed estimate | test_estimate |
 """
 import os
 from dataclasses import dataclass, field

@@ -89,21 +89,36 @@ def test_score_reads_the_first_answer_token_after_the_prompt():
     dm = IsTreeDataModule(n_nodes=6, format="cot")
     exs = [istree_example(random.Random(s), 6, "cot") for s in range(12)]
     batch = batch_of(exs)
-    token_ok, seq_ok = dm.score(batch["answer"].clone(), batch)
-    assert seq_ok.all() and token_ok.all()
-    # A wrong trace with the right answer counts (the official metric scores the answer only) ...
+    token_ok, paper, extra = dm.score(batch["answer"].clone(), batch)
+    assert (paper == 1).all() and (extra["acc_strict"] == 1).all() and token_ok.all()
+    # A wrong trace with the right answer counts (the metric scores the answer only) ...
     pred = batch["answer"].clone()
     pred[:, 1] = pred[:, 1] + 1 if pred.shape[1] > 2 else pred[:, 1]
-    token_ok, seq_ok = dm.score(pred, batch)
-    assert seq_ok.all() and not token_ok.all()
-    # ... the opposite answer does not, nor does no answer, and the first answer written wins.
+    token_ok, paper, extra = dm.score(pred, batch)
+    assert (paper == 1).all() and (extra["acc_strict"] == 1).all() and not token_ok.all()
+    # ... the opposite answer scores 0, and the first answer written wins ...
     flip = {TRUE: FALSE, FALSE: TRUE}
     pred = torch.tensor([[flip.get(t, t) for t in row] for row in batch["answer"].tolist()])
-    assert not dm.score(pred, batch)[1].any()
-    assert not dm.score(torch.full_like(batch["answer"], EOS), batch)[1].any()
+    assert (dm.score(pred, batch)[1] == 0).all()
     gold = [TRUE if label(e) else FALSE for e in exs]
     first = torch.tensor([[flip[g]] + [g] * (pred.shape[1] - 1) for g in gold])
-    assert not dm.score(first, batch)[1].any()
+    assert (dm.score(first, batch)[1] == 0).all()
+    # ... and no answer at all scores 0.5 in the paper's metric, 0 in the strict one.
+    _, paper, extra = dm.score(torch.full_like(batch["answer"], EOS), batch)
+    assert (paper == 0.5).all() and (extra["acc_strict"] == 0).all()
+
+
+def test_paper_score_is_strict_plus_half_the_unanswered():
+    dm = IsTreeDataModule(n_nodes=6, format="cot")
+    exs = [istree_example(random.Random(s), 6, "cot") for s in range(9)]
+    batch = batch_of(exs)
+    pred = batch["answer"].clone()
+    flip = {TRUE: FALSE, FALSE: TRUE}
+    pred[3:6] = torch.tensor([[flip.get(t, t) for t in row] for row in pred[3:6].tolist()])  # 3 wrong
+    pred[6:] = EOS  # 3 unanswered
+    _, paper, extra = dm.score(pred, batch)
+    assert paper.tolist() == [1.0] * 3 + [0.0] * 3 + [0.5] * 3
+    assert extra["acc_strict"].tolist() == [1.0] * 3 + [0.0] * 6
 
 
 def test_fact_lookup_score_skips_the_retrieved_value():
@@ -182,8 +197,8 @@ def test_generation_with_the_datamodules_retriever_reproduces_the_gold_trace(fmt
         pred = lm.generate_answers(batch)
         # Exactly the gold continuation, retrieval results included (the oracle wrote PAD there).
         assert torch.equal(pred, batch["answer"])
-        token_ok, seq_ok = dm.score(pred, batch)
-        assert seq_ok.all() and token_ok.all()
+        token_ok, paper, extra = dm.score(pred, batch)
+        assert (paper == 1).all() and (extra["acc_strict"] == 1).all() and token_ok.all()
 
 
 def test_without_the_retriever_the_oracle_fails_the_retrieval_format():
@@ -194,5 +209,5 @@ def test_without_the_retriever_the_oracle_fails_the_retrieval_format():
     lm = SequenceLM(lambda v: OracleModel(v, "retrieval", n), vocab_size=dm.vocab_size)
     attach(lm, dm)
     batch = dm._eval_data("val")[f"n={n}"][0]
-    _, seq_ok = dm.score(lm.generate_answers(batch), batch)
-    assert not seq_ok.any()
+    _, _, extra = dm.score(lm.generate_answers(batch), batch)
+    assert not extra["acc_strict"].any()

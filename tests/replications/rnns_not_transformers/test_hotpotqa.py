@@ -97,3 +97,67 @@ def test_evaluate_and_the_answerable_subset(standin):
     blind = lambda prompt: "unknown"  # noqa: E731
     assert hq.answerable_subset({"reader": reader, "blind": blind}, exs) == []
     assert [e.id for e in hq.answerable_subset({"reader": reader}, exs, size=1)] == ["q1"]
+
+
+def long_records(k=8):
+    """Stand-in questions with 2 gold paragraphs and 8 distractors each (the official file has 10)."""
+    recs = []
+    for q in range(3):
+        gold = [[f"Gold{q}a", [f"Item{q} was made by Maker{q}."]], [f"Gold{q}b", [f"Maker{q} lives in Town{q}."]]]
+        other = [[f"Other{q}{i}", [f"Other{q}{i} is unrelated."]] for i in range(k)]
+        recs.append({"_id": f"q{q}", "question": f"Where does the maker of Item{q} live?", "answer": f"Town{q}",
+                     "supporting_facts": [[gold[0][0], 0], [gold[1][0], 0]], "context": other[:3] + gold + other[3:]})
+    return recs
+
+
+def recency_model(prompt: str) -> str:
+    """A stand-in reader that only sees the last two paragraphs before the question (a bounded memory)."""
+    paragraphs = prompt.split("\n\nQuestion:")[0].split("\n")
+    for p in paragraphs[-2:]:
+        if " lives in " in p:
+            return p.split(" lives in ")[1].rstrip(".") + "\n"
+    return "unknown\n"
+
+
+def test_fig6_panels_place_the_gold_paragraphs(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(long_records()))
+    ex = hq.load_hotpotqa(path)[0]
+    free = hq.panel_paragraphs(ex, 6, "free")
+    assert len(free) == 6 and [p.title for p in free[-2:]] == ["Gold0a", "Gold0b"]
+    req = hq.panel_paragraphs(ex, 6, "required", seed=1)
+    assert sorted(p.title for p in req) == sorted(p.title for p in free)
+    assert req == hq.panel_paragraphs(ex, 6, "required", seed=1)  # fixed by (seed, question id)
+    with pytest.raises(ValueError, match="n=12"):
+        hq.panel_paragraphs(ex, 12, "free")
+
+
+def test_fig6_pipeline_on_stand_in_data_reports_beside_the_published_values(tmp_path):
+    """The whole pipeline (panels, prompts, generation, scoring, report) with a stand-in reader and a
+    tiny untrained character-level model from the zoo decoding greedily."""
+    import torch
+
+    from common.decoding import greedy_generate
+    from common.models import Transformer
+
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(long_records()))
+    examples = hq.load_hotpotqa(path)
+    torch.manual_seed(0)
+    tiny = Transformer(128, d_model=16, n_layer=1, n_head=2)
+
+    def tiny_model(prompt: str) -> str:
+        ids = torch.tensor([[min(ord(c), 127) for c in prompt[-64:]]])
+        return "".join(chr(i) for i in greedy_generate(tiny, ids, 8)[0].tolist())
+
+    results = hq.run_fig6({"rnn": recency_model, "transformer": tiny_model}, examples)
+    acc = {(r["labels"]["panel"], r["labels"]["model"], r["labels"]["n"]): r["final"]["acc"] for r in results}
+    assert acc[("free", "rnn", "8")] == 1.0 and acc[("free", "rnn", "2")] == 1.0
+    assert acc[("required", "rnn", "2")] == 1.0  # with only the gold paragraphs, order does not matter
+    assert all(acc[("required", "transformer", n)] == 0.0 for n in "2468")  # untrained: no right answer
+    md = hq.fig6_report(results)
+    assert "24 published cells" in md and "16 of 24 published cells measured" in md
+    assert "| free/rnn | 1.000 / 1.000 (+0.000) | 0.860 / 1.000 (+0.140) |" in md
+    assert "| free/hybrid | 1.000 / not run |" in md
+    offline = hq.fig6_report([])
+    assert "0 of 24 published cells measured" in offline and offline.count("/ not run |") + offline.count("/ not run\n") == 24
