@@ -95,6 +95,12 @@ def claim_functions(series: dict[str, dict[object, Point]], published: list[Publ
     return {"at": at, "last": last, "reach": reach, "published": pub, "min": min, "max": max}
 
 
+def _verdict(claim, funcs) -> str:
+    """holds / fails / inconclusive; a check's verdict says so (it holds by construction, failing means a leak)."""
+    v = evaluate(claim.holds_if, funcs)
+    return {"holds": "holds (check)", "fails": "FAILS (check: leak or noise)"}.get(v, v) if claim.kind == "check" else v
+
+
 def build_report(figure: Figure, results: list[dict], published: list[PublishedValue], paper: str,
                  expected_runs: int) -> dict:
     series = aggregate(results, figure)
@@ -113,7 +119,7 @@ def build_report(figure: Figure, results: list[dict], published: list[PublishedV
         rows.append({"series": v.series, "x": v.x, "published": f"{v.y:.3f} ± {v.uncertainty:.3f} ({v.how})",
                      "measured": measured, "delta": delta, "status": status, "source": f"{paper}, {v.source}"})
     funcs = claim_functions(series, mine)
-    claims = [{"claim": c.text, "kind": c.kind, "verdict": evaluate(c.holds_if, funcs), "test": c.holds_if,
+    claims = [{"claim": c.text, "kind": c.kind, "verdict": _verdict(c, funcs), "test": c.holds_if,
                "source": (f"{paper}, {c.source}" if c.source else paper) if c.kind == "paper" else (c.source or "ours")}
               for c in figure.claims]
     return {"figure": figure.id, "scale": figure.scale, "runs": len(results), "expected_runs": expected_runs,
