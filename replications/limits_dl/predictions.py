@@ -8,26 +8,12 @@ E1 "n/k/p" at x = d; E2 and E3 name an architecture or CoT mode; E4b "p" at x = 
 """
 from __future__ import annotations
 
-import math
-import re
-
 from replications.limits_dl import bounds as B
 
 MARGIN = 0.06
 """Sampling allowance added to every upper bound: two standard errors of an accuracy measured on
 256 examples (at most 0.031 each)."""
 
-TERM = re.compile(r"at\('([^']+)', ([0-9.]+)\) <= ([0-9.]+)")
-
-
-def streaming_state_bits(layers: int, d: int, p: int, context: int, n: int) -> float:
-    """Bits a QuantSSM carries past the tables: layers d p for the quantised states plus log2 n for
-    each of the ``context - 1`` buffered tokens (the last table tokens, each one value of [n])."""
-    return layers * d * p + (context - 1) * math.log2(n)
-
-
-def e1_fano(n: int, d: int, p: int, context: int, layers: int = 1) -> float:
-    return B.fano_accuracy_bound(n, streaming_state_bits(layers, d, p, context, n))
 
 
 def e1_claims(ns, ks, ps, ds, layers: int = 1) -> dict[str, str]:
@@ -82,8 +68,3 @@ def e4b_claims(ps, ds, lengths, train_max: int) -> dict[str, str]:
     control = f"{solved_count(f'None/{hi}', [N for N in lengths if N <= train_max])} >= " \
               f"{len([N for N in lengths if N <= train_max])}"
     return {"check": check, "flat": flat, "grow": grow, "control": control}
-
-
-def parse_terms(expr: str) -> list[tuple[str, float, float]]:
-    """(series, x, bound) of every ``at('s', x) <= c`` in a claim."""
-    return [(s, float(x), float(c)) for s, x, c in TERM.findall(expr)]

@@ -6,7 +6,7 @@ Ids are fixed by construction order, in five blocks:
 1. specials ``<pad>`` (0), ``<bos>`` (1), ``<eos>`` (2);
 2. symbols: ``|`` re-read separator, ``?`` query, ``=`` answer / equals, ``,`` list separator,
    ``+`` ``-`` ``*`` arithmetic, ``(`` ``)`` brackets (Dyck-1, DP scratchpad), ``a`` ``b``
-   (a^n b^n), ``yes`` ``no`` (membership labels);
+   (a^n b^n), ``yes`` ``no``;
 3. digits ``0``..``9``;
 4. function-table markers ``f1``..``f{max_levels-1}`` (``f1`` is the function applied first);
 5. value tokens of the in-context function tasks: ``max_levels`` disjoint ranges of ``max_n`` ids,

@@ -194,6 +194,5 @@ def test_fano_bound_is_above_the_true_optimum_for_a_tiny_case():
     assert best == 0.75 and best <= B.fano_accuracy_bound(2, 1)
 
 
-def test_counting_bound():
-    assert B.counting_accuracy_bound(4, 32) == 0.5 and B.counting_accuracy_bound(6, 32) == 1.0
+def test_theorem1_as_stated():
     assert B.theorem1_accuracy_upper_bound(8, 2, 2) == pytest.approx(1 - 12 / 72)
