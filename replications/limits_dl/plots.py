@@ -117,7 +117,7 @@ def plot_e4b(results: list[dict], path: Path) -> None:
         ax.set_ylim(0, 1.1)
         ax.text(0.99, 0.8, f"solved {solved:.1f}{limit}", transform=ax.transAxes, ha="right", fontsize=7)
     axes[-1, 0].set_xlabel("n (exact a^n b^n prompt)")
-    axes[0, 0].set_title("E4b: completion right at each n (trained; train range n <= max_train_len)")
+    axes[0, 0].set_title("E4b: completion right at each exact n (trained)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

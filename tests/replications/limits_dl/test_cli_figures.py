@@ -23,7 +23,7 @@ def test_e4a_counter_fails_exactly_one_past_the_dtype_limit(tmp_path, capsys):
     assert f32["acc_seq@n=2049"] == 1.0
     report = (tmp_path / "limits_dl" / "e4a_cpu" / "report.md").read_text()
     # the float16 claim holds; the other two also cite n = 4096, not run here, so they are inconclusive
-    assert report.count("| holds |") == 1 and report.count("| inconclusive |") == 2
+    assert report.count("| holds (check) |") == 1 and report.count("| inconclusive |") == 2
 
 
 def test_quantised_ssm_figure_trains_and_reports(tmp_path, capsys):
