@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 from typing import Optional, Union
 
 
+CLAIM_KINDS = ("paper", "prediction", "control", "check")
+
+
 @dataclass
 class Claim:
     """A qualitative claim of the paper as a predicate over this figure's measured series.
@@ -13,7 +16,9 @@ class Claim:
     ``published(series, x)``, numbers, arithmetic, comparisons, ``and``/``or``/``not``, ``min``/``max``.
     It is inconclusive when a value it needs was not measured. ``kind`` says whose claim it is:
     "paper" (the paper states it), "prediction" (derived from the paper's theory, not a published
-    result), or "control" (a sanity check of the experiment itself).
+    result; it can fail), "control" (a sanity check of the experiment itself, e.g. a baseline that must
+    learn), or "check" (holds by construction, e.g. an upper bound implied by how the state is counted;
+    failing means an implementation leak or sampling noise, not a finding).
     """
 
     text: str
@@ -22,8 +27,8 @@ class Claim:
     kind: str = "paper"
 
     def __post_init__(self):
-        if self.kind not in ("paper", "prediction", "control"):
-            raise ValueError(f"claim kind={self.kind!r}; use paper, prediction or control")
+        if self.kind not in CLAIM_KINDS:
+            raise ValueError(f"claim kind={self.kind!r}; use one of {', '.join(CLAIM_KINDS)}")
 
 
 @dataclass

@@ -111,6 +111,12 @@ def shown_published(figure: Figure, published: list[PublishedValue]) -> list[tup
     return out
 
 
+def _verdict(claim, funcs) -> str:
+    """holds / fails / inconclusive; a check's verdict says so (it holds by construction, failing means a leak)."""
+    v = evaluate(claim.holds_if, funcs)
+    return {"holds": "holds (check)", "fails": "FAILS (check: leak or noise)"}.get(v, v) if claim.kind == "check" else v
+
+
 def build_report(figure: Figure, results: list[dict], published: list[PublishedValue], paper: str,
                  expected_runs: int) -> dict:
     """Measured series, the published cells beside them (with differences), and the claims' verdicts.
@@ -135,7 +141,7 @@ def build_report(figure: Figure, results: list[dict], published: list[PublishedV
                        status="agrees" if abs(d) <= v.tolerance + v.uncertainty else "differs")
         rows.append(row)
     funcs = claim_functions(series, [v for v, _ in shown_published(figure, published)])
-    claims = [{"claim": c.text, "kind": c.kind, "verdict": evaluate(c.holds_if, funcs), "test": c.holds_if,
+    claims = [{"claim": c.text, "kind": c.kind, "verdict": _verdict(c, funcs), "test": c.holds_if,
                "source": (f"{paper}, {c.source}" if c.source else paper) if c.kind == "paper" else (c.source or "ours")}
               for c in figure.claims]
     return {"figure": figure.id, "scale": figure.scale, "runs": len(results), "expected_runs": expected_runs,

@@ -7,8 +7,6 @@ prediction next to measured accuracy. Logs are base 2 (the note's assumption, [N
 (40, 0.125)
 >>> theorem1_error_lower_bound(n=16, d=8, p=8)
 0.0
->>> max_countable(d=2, p=4)
-256
 """
 from __future__ import annotations
 
@@ -37,12 +35,6 @@ def theorem2_cot_steps_lower_bound(n: int, d: int, p: int, constant: float = 3 /
     """Theorem 2 [R]: CoT steps >= c sqrt(n log2 n) / (d p), c = 3/100 as reported (one review says
     3/200). Below 1 at every trainable size (note §3): only qualitative CoT experiments make sense."""
     return constant * math.sqrt(composition_entropy_bits(n)) / (d * p)
-
-
-def max_countable(d: int, p: int, layers: int = 1) -> int:
-    """Distinct states of a recurrent model keeping L*d numbers of p bits: 2^(L d p). A counter
-    (a^n b^n, Dyck-1 depth) with more values than this must confuse two counts (E4b, [OURS])."""
-    return 2 ** (layers * d * p)
 
 
 def binary_entropy(e: float) -> float:
@@ -79,11 +71,3 @@ def fano_accuracy_bound(n: int, state_bits: float) -> float:
 def theorem1_accuracy_upper_bound(n: int, d: int, p: int) -> float:
     """1 - Theorem 1's error lower bound: the paper's own prediction for a one-layer SSM."""
     return 1 - theorem1_error_lower_bound(n, d, p)
-
-
-def counting_accuracy_bound(state_bits: float, n_max: int) -> float:
-    """a^n b^n completion with n uniform in 1..n_max: a model whose state takes at most 2^state_bits
-    values completes at most that many prompts a^n b correctly (its greedy continuation is a
-    function of the state; every n needs a different one), so accuracy <= 2^state_bits / n_max [OURS,
-    pigeonhole]."""
-    return min(1.0, 2 ** state_bits / n_max)

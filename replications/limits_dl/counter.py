@@ -18,8 +18,6 @@ accumulate in higher precision and hide the limit).
 256
 >>> run_counter(torch.float16, 2050)[-3:].tolist()  # x_2048, x_2049, x_2050
 [2048.0, 2048.0, 2048.0]
->>> counter_recognizer("a" * 257 + "b" * 257, torch.bfloat16), counter_recognizer("a" * 257 + "b" * 256, torch.bfloat16)
-(False, True)
 """
 from __future__ import annotations
 
@@ -68,25 +66,3 @@ def find_failure(dtype: torch.dtype, limit: int = 2 ** 25, block: int = 8192,
     if t == inf or t > limit:
         return None
     return int(t) - 1
-
-
-def counter_recognizer(s: str, dtype: torch.dtype, device: str | torch.device = "cpu") -> bool:
-    """Hand-set one-channel SSM (eigenvalue 1; +1 on ``a``/``(``, -1 on ``b``/``)``) run in ``dtype``,
-    accepting iff the count never goes below 0 and ends at 0; for a^n b^n also no ``a`` after a
-    ``b`` (a finite-state flag, exact at any precision)."""
-    h = torch.zeros((), dtype=dtype, device=device)
-    up, down = torch.ones((), dtype=dtype, device=device), -torch.ones((), dtype=dtype, device=device)
-    closed = False
-    for c in s:
-        if c in "a(":
-            if c == "a" and closed:
-                return False
-            h = h + up
-        elif c in "b)":
-            closed = closed or c == "b"
-            h = h + down
-        else:
-            raise ValueError(f"unexpected symbol {c!r}")
-        if h.item() < 0:
-            return False
-    return h.item() == 0

@@ -91,14 +91,18 @@ class QuantSSM(SequenceModel):
         d_hidden: width of each layer's readout MLP (default 4 * d_model).
         readout_depth: hidden layers of that MLP (the readout is any function of [h_t, u_t]; depth
             makes the double table look-up of composition learnable, it adds no state).
-        decay_bias: initial bias of the decay gate (4: a = 0.98 at init, so early tokens still reach
-            the last position's loss).
+        decay_bias: initial bias of the decay gate. Default (None): 4 for a float state (a = 0.98 at
+            init, so early tokens still reach the last position's loss) and 0 for a quantised one
+            (a = 0.5): with a = 0.98 the write (1 - a) tanh(.) <= 0.02 is far below half a grid step
+            for p <= 3, so every update rounds away and the state never moves at init.
     """
 
     def __init__(self, vocab_size: int, d_model: int = 64, d_state: int = 16, n_layer: int = 1,
                  bits: int | None = None, context: int = 2, d_hidden: int | None = None, readout_depth: int = 1,
-                 decay_bias: float = 4.0):
+                 decay_bias: float | None = None):
         super().__init__()
+        if decay_bias is None:
+            decay_bias = 4.0 if bits is None else 0.0
         if d_model < 1 or d_state < 1 or n_layer < 1:
             raise ValueError("d_model, d_state and n_layer must be >= 1")
         if context < 1:

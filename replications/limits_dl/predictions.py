@@ -8,57 +8,63 @@ E1 "n/k/p" at x = d; E2 and E3 name an architecture or CoT mode; E4b "p" at x = 
 """
 from __future__ import annotations
 
-import math
-import re
-
 from replications.limits_dl import bounds as B
 
 MARGIN = 0.06
 """Sampling allowance added to every upper bound: two standard errors of an accuracy measured on
 256 examples (at most 0.031 each)."""
 
-TERM = re.compile(r"at\('([^']+)', ([0-9.]+)\) <= ([0-9.]+)")
 
 
-def streaming_state_bits(layers: int, d: int, p: int, context: int, n: int) -> float:
-    """Bits a QuantSSM carries past the tables: layers d p for the quantised states plus log2 n for
-    each of the ``context - 1`` buffered tokens (the last table tokens, each one value of [n])."""
-    return layers * d * p + (context - 1) * math.log2(n)
+def e1_claims(ns, ks, ps, ds, layers: int = 1) -> dict[str, str]:
+    """E1's claims over series "n/k/p" at x = d, with S = layers d p state bits (pair tokens, no
+    token buffer) and boundary S* = n log2 n:
 
-
-def e1_fano(n: int, d: int, p: int, context: int, layers: int = 1) -> float:
-    return B.fano_accuracy_bound(n, streaming_state_bits(layers, d, p, context, n))
-
-
-def e1_terms(ns, ks, ps, ds, context: int) -> tuple[str, str, str]:
-    """Claims of E1: (Fano bound, Theorem 1 as stated, 'cannot solve below the boundary')."""
-    fano, thm, below = [], [], []
+    - check: every point with Fano(S) + margin < 1 is at most that;
+    - control: at the smallest S >= 4 S* of each series, accuracy >= 0.9;
+    - drop: from that S to the largest S <= S* / 2, accuracy falls by >= 0.4;
+    - equal S: series that differ only in p agree within 0.15 wherever their S coincide.
+    """
+    check, control, drop, equal = [], [], [], []
     for n in ns:
+        star = B.composition_entropy_bits(n)
         for k in ks:
             for p in ps:
+                s = f"{n}/{k}/{p}"
                 for d in ds:
-                    s = f"{n}/{k}/{p}"
-                    b = e1_fano(n, d, p, context)
+                    b = B.fano_accuracy_bound(n, layers * d * p)
                     if b + MARGIN < 1:
-                        fano.append(f"at('{s}', {d}) <= {b + MARGIN:.4g}")
-                    t = B.theorem1_accuracy_upper_bound(n, d, p)
-                    if t + MARGIN < 1:
-                        thm.append(f"at('{s}', {d}) <= {t + MARGIN:.4g}")
-                    if streaming_state_bits(1, d, p, context, n) < B.composition_entropy_bits(n):
-                        below.append(f"at('{s}', {d}) < 0.9")
-    return " and ".join(fano), " and ".join(thm), " and ".join(below)
+                        check.append(f"at('{s}', {d}) <= {b + MARGIN:.4g}")
+                hi = [d for d in ds if layers * d * p >= 4 * star]
+                lo = [d for d in ds if layers * d * p <= star / 2]
+                if hi:
+                    control.append(f"at('{s}', {min(hi)}) >= 0.9")
+                    if lo:
+                        drop.append(f"at('{s}', {min(hi)}) - at('{s}', {max(lo)}) >= 0.4")
+            for i, p1 in enumerate(ps):
+                for p2 in ps[i + 1:]:
+                    for d1 in ds:
+                        d2 = d1 * p1 / p2
+                        if d2 == int(d2) and int(d2) in ds:
+                            a1, a2 = f"at('{n}/{k}/{p1}', {d1})", f"at('{n}/{k}/{p2}', {int(d2)})"
+                            equal.append(f"{a1} - {a2} <= 0.15 and {a2} - {a1} <= 0.15")
+    return {k: " and ".join(v) for k, v in
+            {"check": check, "control": control, "drop": drop, "equal": equal}.items()}
 
 
-def e4b_terms(d: int, ps, lengths) -> str:
-    terms = []
-    for p in ps:
-        for N in lengths:
-            b = B.counting_accuracy_bound(d * p, N)
-            if b + MARGIN < 1:
-                terms.append(f"at('{p}', {N}) <= {b + MARGIN:.4g}")
-    return " and ".join(terms)
+def solved_count(series: str, lengths) -> str:
+    """Claim term: how many of the exact-n evaluation sets a series gets right (each set holds copies
+    of one prompt, so its accuracy is 0 or 1 per run; averaged over seeds, a mean count)."""
+    return " + ".join(f"at('{series}', {N})" for N in lengths)
 
 
-def parse_terms(expr: str) -> list[tuple[str, float, float]]:
-    """(series, x, bound) of every ``at('s', x) <= c`` in a claim."""
-    return [(s, float(x), float(c)) for s, x, c in TERM.findall(expr)]
+def e4b_claims(ps, ds, lengths, train_max: int) -> dict[str, str]:
+    """E4b(b): the check (count <= 2^p per quantised series), flatness in d, growth with p, and the
+    float control (every n of the training range). Series "p/d"; float state p = None."""
+    lo, hi = min(ds), max(ds)
+    check = " and ".join(f"{solved_count(f'{p}/{d}', lengths)} <= {2 ** p}" for p in ps for d in ds)
+    flat = " and ".join(f"{solved_count(f'{p}/{hi}', lengths)} <= {solved_count(f'{p}/{lo}', lengths)}" for p in ps)
+    grow = f"{solved_count(f'{max(ps)}/{hi}', lengths)} > {solved_count(f'{min(ps)}/{hi}', lengths)}"
+    control = f"{solved_count(f'None/{hi}', [N for N in lengths if N <= train_max])} >= " \
+              f"{len([N for N in lengths if N <= train_max])}"
+    return {"check": check, "flat": flat, "grow": grow, "control": control}

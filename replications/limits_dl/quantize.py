@@ -3,22 +3,17 @@ with d numbers of p bits the state holds at most d*p bits, the quantity in Theor
 
 - ``quantize(x, bits, lo, hi)``: clamp to [lo, hi], round to the nearest of the 2^p levels
   lo + k (hi - lo) / (2^p - 1), k = 0..2^p - 1. Error <= (hi - lo) / (2 (2^p - 1)) inside the range.
-- ``quantize_symmetric(x, bits, dim)``: range [-s, s] with s = max |x| per tensor (or along
-  ``dim``); no clamping error, but s itself is an unquantised float (count it separately).
-- ``*_ste`` variants: same forward values, straight-through gradient (identity; zero outside
+- ``quantize_ste``: same forward values, straight-through gradient (identity; zero outside
   [lo, hi] for the fixed range, so clamped values get no gradient), for training.
 
 >>> levels(2)
 tensor([-1.0000, -0.3333,  0.3333,  1.0000])
 >>> quantize(torch.tensor([-2.0, -0.5, 0.1, 0.9]), bits=2)
 tensor([-1.0000, -0.3333,  0.3333,  1.0000])
->>> quantize_symmetric(torch.tensor([0.5, -2.0, 1.1]), bits=3)
-tensor([ 0.2857, -2.0000,  0.8571])
 """
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 
 def _check_bits(bits: int) -> int:
@@ -47,48 +42,7 @@ def quantize(x: torch.Tensor, bits: int, lo: float | torch.Tensor = -1.0,
     return (lo_t + k * step).to(x.dtype)
 
 
-def quantize_symmetric(x: torch.Tensor, bits: int, dim: int | None = None) -> torch.Tensor:
-    """``quantize`` on [-s, s], s = max |x| over the tensor (``dim=None``) or along ``dim``."""
-    s = x.detach().abs().amax() if dim is None else x.detach().abs().amax(dim=dim, keepdim=True)
-    return quantize(x, bits, -s, s)
-
-
 def quantize_ste(x: torch.Tensor, bits: int, lo: float = -1.0, hi: float = 1.0) -> torch.Tensor:
     """Forward ``quantize``; backward identity inside [lo, hi], zero outside (clipped STE)."""
     xc = x.clamp(lo, hi)
     return xc + (quantize(xc, bits, lo, hi) - xc).detach()
-
-
-def quantize_symmetric_ste(x: torch.Tensor, bits: int, dim: int | None = None) -> torch.Tensor:
-    """Forward ``quantize_symmetric``; backward identity (the scale is treated as a constant)."""
-    return x + (quantize_symmetric(x, bits, dim) - x).detach()
-
-
-class StateQuantizer(nn.Module):
-    """Drop-in p-bit quantiser for a recurrent state: ``bits=None`` passes the state through
-    (full precision); ``mode`` is ``"fixed"`` (range [lo, hi]) or ``"symmetric"`` (per-tensor
-    scale, or along ``dim``). Always straight-through, so it can sit inside a trained scan.
-
-    >>> StateQuantizer(bits=1)(torch.tensor([-0.2, 0.3]))
-    tensor([-1.,  1.])
-    """
-
-    def __init__(self, bits: int | None, mode: str = "fixed", lo: float = -1.0, hi: float = 1.0,
-                 dim: int | None = None):
-        super().__init__()
-        if mode not in ("fixed", "symmetric"):
-            raise ValueError("mode must be 'fixed' or 'symmetric'")
-        if bits is not None:
-            _check_bits(bits)
-        self.bits, self.mode, self.lo, self.hi, self.dim = bits, mode, lo, hi, dim
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if self.bits is None:
-            return h
-        if self.mode == "fixed":
-            return quantize_ste(h, self.bits, self.lo, self.hi)
-        return quantize_symmetric_ste(h, self.bits, self.dim)
-
-    def extra_repr(self) -> str:
-        rng = f", range=[{self.lo}, {self.hi}]" if self.mode == "fixed" else ""
-        return f"bits={self.bits}, mode={self.mode}{rng}"

@@ -6,12 +6,15 @@ Ids are fixed by construction order, in five blocks:
 1. specials ``<pad>`` (0), ``<bos>`` (1), ``<eos>`` (2);
 2. symbols: ``|`` re-read separator, ``?`` query, ``=`` answer / equals, ``,`` list separator,
    ``+`` ``-`` ``*`` arithmetic, ``(`` ``)`` brackets (Dyck-1, DP scratchpad), ``a`` ``b``
-   (a^n b^n), ``yes`` ``no`` (membership labels);
+   (a^n b^n), ``yes`` ``no``;
 3. digits ``0``..``9``;
 4. function-table markers ``f1``..``f{max_levels-1}`` (``f1`` is the function applied first);
 5. value tokens of the in-context function tasks: ``max_levels`` disjoint ranges of ``max_n`` ids,
    named ``A0..``, ``B0..``, ...; level 0 holds the arguments of ``f1``, level i the outputs of ``fi``.
-   Disjoint ranges make the level of every value visible, as in the note's design (§9 Tier A).
+   Disjoint ranges make the level of every value visible, as in the note's design (§9 Tier A);
+6. only with ``pairs=True``: one token per table entry, ``A0B1`` = "f1 maps 0 to 1" (``max_n^2`` per
+   table), so a table of n entries is n tokens and a model reading one token at a time holds no
+   half-read entry between steps (its state is then exactly what the bounds count).
 
 >>> V = Vocab(max_n=4, max_levels=3)
 >>> V.size, V.id("<pad>"), V.id("="), V.value(1, 2), V.name(V.value(1, 2))
@@ -37,6 +40,7 @@ class Vocab:
 
     max_n: int = 64
     max_levels: int = 5
+    pairs: bool = False
     tokens: tuple[str, ...] = field(init=False, repr=False)
     _index: dict = field(init=False, repr=False, compare=False)
 
@@ -45,10 +49,13 @@ class Vocab:
             raise ValueError("need max_n >= 1 and 2 <= max_levels <= 26")
         markers = tuple(f"f{i}" for i in range(1, self.max_levels))
         values = tuple(f"{chr(ord('A') + lv)}{v}" for lv in range(self.max_levels) for v in range(self.max_n))
-        toks = SPECIALS + SYMBOLS + DIGITS + markers + values
+        pairs = tuple(f"{chr(ord('A') + i - 1)}{a}{chr(ord('A') + i)}{b}" for i in range(1, self.max_levels)
+                      for a in range(self.max_n) for b in range(self.max_n)) if self.pairs else ()
+        toks = SPECIALS + SYMBOLS + DIGITS + markers + values + pairs
         object.__setattr__(self, "tokens", toks)
         object.__setattr__(self, "_index", {t: i for i, t in enumerate(toks)})
-        object.__setattr__(self, "_value_base", len(toks) - len(values))
+        object.__setattr__(self, "_value_base", len(toks) - len(values) - len(pairs))
+        object.__setattr__(self, "_pair_base", len(toks) - len(pairs))
 
     @property
     def size(self) -> int:
@@ -96,6 +103,27 @@ class Vocab:
         if 0 <= off < self.max_levels * self.max_n:
             return divmod(off, self.max_n)
         return None
+
+    def pair(self, i: int, a: int, b: int) -> int:
+        """One-token table entry "f_i(a) = b" (needs ``pairs=True``).
+
+        >>> W = Vocab(max_n=3, max_levels=3, pairs=True)
+        >>> W.name(W.pair(2, 0, 2)), W.pair_of(W.pair(2, 0, 2)), W.pair_of(W.value(1, 0))
+        ('B0C2', (2, 0, 2), None)
+        """
+        if not self.pairs:
+            raise ValueError("this vocabulary has no pair tokens (Vocab(pairs=True))")
+        if not (1 <= i < self.max_levels and 0 <= a < self.max_n and 0 <= b < self.max_n):
+            raise ValueError(f"pair (f{i}, {a}, {b}) outside {self.max_levels - 1} tables x {self.max_n}")
+        return self._pair_base + ((i - 1) * self.max_n + a) * self.max_n + b
+
+    def pair_of(self, token_id: int) -> tuple[int, int, int] | None:
+        """(i, a, b) of a pair token, None for other tokens."""
+        off = token_id - self._pair_base
+        if not self.pairs or not 0 <= off < (self.max_levels - 1) * self.max_n ** 2:
+            return None
+        i, rest = divmod(off, self.max_n ** 2)
+        return (i + 1, *divmod(rest, self.max_n))
 
     def digit(self, d: int) -> int:
         return self._index[DIGITS[d]]

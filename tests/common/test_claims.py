@@ -46,3 +46,14 @@ def test_claim_kind_is_shown_and_only_paper_claims_cite_the_paper():
     assert "| derived | prediction | holds | `1 > 0` | Theorem 1 |" in md
     with pytest.raises(ValueError, match="kind"):
         Claim("x", "1", kind="guess")
+
+
+def test_check_claims_say_they_hold_by_construction():
+    from common.figure import Claim
+    from common.report import build_report, render_markdown
+
+    fig = Figure(id="f", x="eval:len", y="acc_seq", series=["arch"], claims=[
+        Claim("bound", "1 > 0", "Fano", kind="check"), Claim("leak", "1 < 0", "Fano", kind="check")])
+    md = render_markdown(build_report(fig, [], [], "Some et al. 2024", 0), fig)
+    assert "| bound | check | holds (check) | `1 > 0` | Fano |" in md
+    assert "| leak | check | FAILS (check: leak or noise) | `1 < 0` | Fano |" in md

@@ -23,26 +23,29 @@ def test_e4a_counter_fails_exactly_one_past_the_dtype_limit(tmp_path, capsys):
     assert f32["acc_seq@n=2049"] == 1.0
     report = (tmp_path / "limits_dl" / "e4a_cpu" / "report.md").read_text()
     # the float16 claim holds; the other two also cite n = 4096, not run here, so they are inconclusive
-    assert report.count("| holds |") == 1 and report.count("| inconclusive |") == 2
+    assert report.count("| holds (check) |") == 1 and report.count("| inconclusive |") == 2
 
 
 def test_quantised_ssm_figure_trains_and_reports(tmp_path, capsys):
     rc = main("replications.limits_dl", ["fit", "--config", "e4b_cpu", "--sweep.runs_dir", str(tmp_path),
-                                         "--sweep.only", "p=2", "--trainer.max_steps", "4",
+                                         "--sweep.only", "seed=0,p=2,d=8", "--trainer.max_steps", "4",
                                          "--trainer.val_check_interval", "2", "--data.init_args.eval_examples", "8",
                                          "--data.init_args.test_lengths", "[4, 8]",
                                          "--data.init_args.val_lengths", "[4]"])
     assert rc == 0
-    res = _result(tmp_path, "e4b_cpu", "p=2")
+    res = _result(tmp_path, "e4b_cpu", "seed=0,p=2,d=8")
     assert res["steps"] == 4 and len(res["history"]) == 2 and set(res["final"]) >= {"acc_seq@n=4", "acc_seq@n=8"}
-    assert res["state_size"] == 2
+    assert res["state_size"] == 8
     assert "E4b" in (tmp_path / "limits_dl" / "e4b_cpu" / "report.md").read_text()
 
 
 def test_reread_cot_figure_decodes_through_the_oracle_splicer(tmp_path, capsys):
     rc = main("replications.limits_dl", ["fit", "--config", "e3_cpu", "--sweep.runs_dir", str(tmp_path),
-                                         "--sweep.only", "cot=reread", "--trainer.max_steps", "2",
+                                         "--sweep.only", "seed=0,cot=reread", "--trainer.max_steps", "2",
                                          "--trainer.val_check_interval", "2", "--data.init_args.eval_examples", "6"])
     assert rc == 0
-    res = _result(tmp_path, "e3_cpu", "n=8,cot=reread")
-    assert 0.0 <= res["final"]["acc_seq@comp"] <= 1.0 and res["final"]["n@comp"] == 6
+    res = _result(tmp_path, "e3_cpu", "seed=0,n=4,cot=reread")
+    final = res["final"]
+    assert {"acc_seq@first", "acc_token@final", "acc_seq@chain"} <= set(final) and final["n@first"] == 6
+    # the whole chain right implies the first query's final answer right
+    assert 0.0 <= final["acc_seq@chain"] <= final["acc_seq@first"] <= 1.0

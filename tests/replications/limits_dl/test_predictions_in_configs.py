@@ -1,6 +1,5 @@
 """Every bound written into a figure config's claims equals the one re-derived here from
 ``bounds.py`` and the run's own settings, so configs cannot drift from the theorems they cite."""
-import math
 import re
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from replications.limits_dl import bounds as B
 from replications.limits_dl import predictions as P
 
 CONFIGS = Path(__file__).parents[3] / "replications" / "limits_dl" / "configs"
-LAST = re.compile(r"last\('([^']+)'\) (<=|>=) ([0-9.]+)")
+FANO_TERM = re.compile(r"at\('([^']+)', ([0-9.]+)\) <= ([0-9.]+)")
 
 
 def load(name):
@@ -22,51 +21,63 @@ def axis(cfg, name):
     return next(a for a in cfg["sweep"]["grid"] if a["name"] == name)
 
 
+def claims(cfg):
+    return {c["kind"] + ":" + c["text"].split(":")[0]: c for c in cfg["figure"]["claims"]}
+
+
 @pytest.mark.parametrize("name", ["e1_cpu.yaml", "e1.yaml"])
-def test_e1_bounds(name):
+def test_e1_claims_follow_the_grid(name):
     cfg = load(name)
-    ctx = cfg["model"]["init_args"]["model"]["init_args"]["context"]
-    fano, thm, below = (c["holds_if"] for c in cfg["figure"]["claims"][:3])
-    terms = P.parse_terms(fano)
-    assert terms, "no Fano term: the grid never goes below the boundary"
-    for s, d, c in terms:
-        n, k, p = (int(v) for v in s.split("/"))
-        assert c == pytest.approx(B.fano_accuracy_bound(n, p * d + (ctx - 1) * math.log2(n)) + P.MARGIN,
-                                  abs=1e-3)
-    for s, d, c in P.parse_terms(thm):
-        n, k, p = (int(v) for v in s.split("/"))
-        assert c == pytest.approx(B.theorem1_accuracy_upper_bound(n, int(d), p) + P.MARGIN, abs=1e-3)
+    m = cfg["model"]["init_args"]["model"]["init_args"]
+    assert m["context"] == 1 and cfg["data"]["init_args"]["pairs"], "S = L d p needs pair tokens and no buffer"
     grid = {a: axis(cfg, a)["values"] for a in ("n", "k", "p", "d")}
-    expected_below = sum(1 for n in grid["n"] for _ in grid["k"] for p in grid["p"] for d in grid["d"]
-                         if p * d + (ctx - 1) * math.log2(n) < B.composition_entropy_bits(n))
-    assert below.count("< 0.9") == expected_below
+    want = P.e1_claims(grid["n"], grid["k"], grid["p"], grid["d"], m["n_layer"])
+    got = [c["holds_if"] for c in cfg["figure"]["claims"]]
+    assert got == [want["check"], want["control"], want["drop"], want["equal"]]
+    kinds = [c["kind"] for c in cfg["figure"]["claims"]]
+    assert kinds == ["check", "control", "prediction", "prediction"]
+    terms = FANO_TERM.findall(want["check"])
+    assert terms, "no Fano term: the grid never goes below the boundary"
+    for s, d, c in terms:  # independent of e1_claims: the bound straight from bounds.py
+        n, _, p = (int(v) for v in s.split("/"))
+        assert float(c) == pytest.approx(B.fano_accuracy_bound(n, m["n_layer"] * int(d) * p) + P.MARGIN, abs=1e-3)
+
+
+def test_e1_cpu_claims_straddle_the_boundary():
+    """The control sits at 4 n log2 n, the drop goes down to n log2 n / 2, equal-S pairs exist."""
+    want = P.e1_claims([4], [1], [1, 2], [1, 2, 4, 8, 16, 32])
+    assert want["control"] == "at('4/1/1', 32) >= 0.9 and at('4/1/2', 16) >= 0.9"
+    assert want["drop"] == "at('4/1/1', 32) - at('4/1/1', 4) >= 0.4 and at('4/1/2', 16) - at('4/1/2', 2) >= 0.4"
+    assert want["equal"].count("<= 0.15") == 10
 
 
 @pytest.mark.parametrize("name", ["e2_cpu.yaml", "e2.yaml"])
-def test_e2_bounds(name):
+def test_e2_ssms_share_a_state_below_the_boundary(name):
     cfg = load(name)
     archs = axis(cfg, "arch")["values"]
-    checked = 0
-    for s, op, c in LAST.findall(cfg["figure"]["claims"][0]["holds_if"]):
-        n, _, arch = s.split("/")
-        m = archs[arch]["model.init_args.model"]["init_args"]
-        bits = m["n_layer"] * m["d_state"] * m["bits"]
-        assert bits == archs["ssm_L1"]["model.init_args.model"]["init_args"]["d_state"] * 2  # equal total state
-        assert float(c) == pytest.approx(P.e1_fano(int(n), m["d_state"], m["bits"], m["context"], m["n_layer"])
-                                         + P.MARGIN, abs=1e-3)
-        checked += 1
-    assert checked == 3 * len(axis(cfg, "n")["values"]) * len(axis(cfg, "k")["values"])
+    check = cfg["figure"]["claims"][0]
+    assert check["kind"] == "check"
+    n = axis(cfg, "n")["values"][0]
+    states = set()
+    for label, (s, x, c) in zip(("ssm_L1", "ssm_L2", "ssm_L4"), FANO_TERM.findall(check["holds_if"])):
+        m = archs[s]["model.init_args.model"]["init_args"]
+        assert s == label and m["context"] == 1
+        S = m["n_layer"] * m["d_state"] * m["bits"]
+        states.add(S)
+        assert float(c) == pytest.approx(B.fano_accuracy_bound(n, S) + P.MARGIN, abs=1e-3)
+    assert len(states) == 1 and states.pop() <= B.composition_entropy_bits(n) / 2
 
 
 @pytest.mark.parametrize("name", ["e4b_cpu.yaml", "e4b.yaml"])
-def test_e4b_bounds(name):
+def test_e4b_claims_follow_the_grid(name):
     cfg = load(name)
-    d = cfg["model"]["init_args"]["model"]["init_args"]["d_state"]
-    terms = P.parse_terms(cfg["figure"]["claims"][0]["holds_if"])
-    assert terms
-    for p, N, c in terms:
-        assert c == pytest.approx(B.counting_accuracy_bound(d * int(p), int(N)) + P.MARGIN, abs=1e-3)
-    assert P.e4b_terms(d, [1, 2, 3], cfg["data"]["init_args"]["test_lengths"]) == cfg["figure"]["claims"][0]["holds_if"]
+    data = cfg["data"]["init_args"]
+    assert data["eval_range"] == "exact"
+    ps = [p for p in axis(cfg, "p")["values"] if p is not None]
+    want = P.e4b_claims(ps, axis(cfg, "d")["values"], data["test_lengths"], data["max_train_len"])
+    got = [c["holds_if"] for c in cfg["figure"]["claims"]]
+    assert got == [want["check"], want["flat"], want["grow"], want["control"]]
+    assert f"<= {2 ** max(ps)}" in want["check"] and f"<= {2 ** min(ps)}" in want["check"]
 
 
 def test_e4a_claims_name_the_closed_form_failure_points():
