@@ -98,46 +98,75 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
 
 
 class _SequentialScan(torch.autograd.Function):
-    """y = <C_t, h_t> and the last state, for a delta that already has its bias and softplus."""
+    """y = <C_t, h_t> and the last state, for a delta that already has its bias and softplus.
+
+    Forward and backward walk the steps one at a time and do all of a step's work while its
+    state block is in cache: on a CPU the scan is bound by memory traffic, and whole-sequence
+    elementwise passes (or einsum, which transposes these tensors first) read and write the
+    L x b x d x n states many times over. States are kept as (L, b, n, d), channels innermost,
+    so the sums over the state (n, 16 wide) add whole rows instead of reducing short vectors.
+    Only the states and their decays are kept for the backward.
+    """
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, h0):
-        dt = delta.permute(2, 0, 1)[..., None]  # (L, b, d, 1)
-        decay = _decay(dt * A)  # (L, b, d, n)
-        drive = (dt * u.permute(2, 0, 1)[..., None]) * B.permute(2, 0, 1)[:, :, None, :]
+        L, b, d, n = u.shape[-1], u.shape[0], u.shape[1], A.shape[1]
+        At = A.t().contiguous()  # (n, d)
+        dt = delta.permute(2, 0, 1).contiguous()[:, :, None, :]  # (L, b, 1, d)
+        x = (delta * u).permute(2, 0, 1).contiguous()[:, :, None, :]  # (L, b, 1, d): the step's input scale
+        Bt = B.permute(2, 0, 1).contiguous()[..., None]  # (L, b, n, 1)
+        Ct = C.permute(2, 0, 1).contiguous()[:, :, None, :]  # (L, b, 1, n)
+        floor = _decay_floor(u.dtype)
+        decay = u.new_empty(L, b, n, d)
         hs = torch.empty_like(decay)
-        h = h0
-        for t in range(decay.shape[0]):
-            h = torch.addcmul(drive[t], decay[t], h, out=hs[t])
-        y = torch.einsum("lbdn,lbn->bdl", hs, C.permute(2, 0, 1))
+        y = u.new_empty(L, b, 1, d)
+        h = h0.transpose(1, 2)
+        for t in range(L):
+            dc = torch.mul(dt[t], At, out=decay[t]).clamp_(min=floor).exp_()
+            h = torch.addcmul(Bt[t] * x[t], dc, h, out=hs[t])
+            torch.bmm(Ct[t], h, out=y[t])
         ctx.save_for_backward(u, delta, A, B, C, h0, decay, hs)
-        return y, hs[-1].clone()
+        return y.squeeze(2).permute(1, 2, 0), hs[-1].transpose(1, 2).contiguous()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, gy, glast):
         u, delta, A, B, C, h0, decay, hs = ctx.saved_tensors
-        Ct = C.permute(2, 0, 1)  # (L, b, n)
-        # lam_t = dLoss/dh_t, through y_t and every later state: the recurrence run backwards.
+        b, d, L = u.shape
+        n = A.shape[1]
         if gy is None:
             gy = torch.zeros_like(u)
-        lam = gy.permute(2, 0, 1)[..., None] * Ct[:, :, None, :]
-        if glast is not None:
-            lam[-1] += glast
-        for t in range(lam.shape[0] - 2, -1, -1):
-            lam[t].addcmul_(decay[t + 1], lam[t + 1])
-        h_prev = torch.cat([h0[None], hs[:-1]], dim=0)
-        g_logdecay = lam * decay * h_prev  # (L, b, d, n)
-        dt, ut, Bt = delta.permute(2, 0, 1), u.permute(2, 0, 1), B.permute(2, 0, 1)
-        lam_B = torch.einsum("lbdn,lbn->lbd", lam, Bt)  # dLoss/d(delta*u)
+        At = A.t().contiguous()
+        gyt = gy.permute(2, 0, 1).contiguous()[:, :, None, :]  # (L, b, 1, d)
+        dt = delta.permute(2, 0, 1).contiguous()[:, :, None, :]
+        x = (delta * u).permute(2, 0, 1).contiguous()[..., None]  # (L, b, d, 1)
+        Bt = B.permute(2, 0, 1).contiguous()[:, :, None, :]  # (L, b, 1, n)
+        Ct = C.permute(2, 0, 1).contiguous()[..., None]  # (L, b, n, 1)
+        h0t = h0.transpose(1, 2)
+        lam_B = u.new_empty(L, b, 1, d)  # dLoss/d(delta * u)
+        g_dA = u.new_empty(L, b, d)  # sum over the state of dLoss/d(log-decay) * A
+        gB = u.new_empty(L, b, n, 1)
+        gC = u.new_empty(L, b, n, 1)
+        gA = torch.zeros_like(At)
+        # lam = dLoss/dh_t, through y_t and every later state: the recurrence run backwards.
+        lam = h0t.new_zeros(b, n, d) if glast is None else glast.transpose(1, 2).contiguous()
+        for t in range(L - 1, -1, -1):
+            if t < L - 1:
+                lam = lam * decay[t + 1]
+            lam.addcmul_(Ct[t], gyt[t])
+            g = lam * decay[t] * (hs[t - 1] if t > 0 else h0t)  # dLoss/d(log-decay_t)
+            gA.add_((g * dt[t]).sum(0))
+            torch.sum(g.mul_(At), 1, out=g_dA[t])
+            torch.bmm(Bt[t], lam, out=lam_B[t])
+            torch.bmm(lam, x[t], out=gB[t])
+            torch.bmm(hs[t], gyt[t].transpose(1, 2), out=gC[t])
         need = ctx.needs_input_grad
-        gu = (dt * lam_B).permute(1, 2, 0) if need[0] else None
-        gdelta = (torch.einsum("lbdn,dn->lbd", g_logdecay, A) + ut * lam_B).permute(1, 2, 0) if need[1] else None
-        gA = torch.einsum("lbdn,lbd->dn", g_logdecay, dt) if need[2] else None
-        gB = torch.einsum("lbdn,lbd->bnl", lam, dt * ut) if need[3] else None
-        gC = torch.einsum("lbdn,bdl->bnl", hs, gy) if need[4] else None
-        gh0 = decay[0] * lam[0] if need[5] else None
-        return gu, gdelta, gA, gB, gC, gh0
+        lam_B = lam_B.squeeze(2)
+        gu = (dt.squeeze(2) * lam_B).permute(1, 2, 0) if need[0] else None
+        gdelta = (g_dA + u.permute(2, 0, 1) * lam_B).permute(1, 2, 0) if need[1] else None
+        gh0 = (lam * decay[0]).transpose(1, 2) if need[5] else None
+        return (gu, gdelta, gA.t() if need[2] else None, gB.squeeze(3).permute(1, 2, 0) if need[3] else None,
+                gC.squeeze(3).permute(1, 2, 0) if need[4] else None, gh0)
 
 
 def selective_scan_sequential(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
@@ -187,6 +216,10 @@ def _run(scan, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_
 # chunk start; each chunk's states are recomputed when its gradient is taken.
 
 
+def _decay_floor(dtype: torch.dtype) -> float:
+    return 0.5 * math.log(torch.finfo(dtype).tiny)
+
+
 def _decay(logdecay: torch.Tensor) -> torch.Tensor:
     """exp(logdecay), with the exponent floored at half the log of the smallest normal float.
 
@@ -194,8 +227,7 @@ def _decay(logdecay: torch.Tensor) -> torch.Tensor:
     are added to; flooring them keeps exp and the products after it out of subnormal numbers,
     which are many times slower on CPUs (about 3x on a whole float32 scan with Mamba's decays).
     """
-    floor = 0.5 * math.log(torch.finfo(logdecay.dtype).tiny)
-    return torch.exp(logdecay.clamp(min=floor))
+    return torch.exp(logdecay.clamp(min=_decay_floor(logdecay.dtype)))
 
 
 def _scan_forward(x: torch.Tensor, w: torch.Tensor) -> None:
