@@ -18,6 +18,7 @@ every run trained is appended to the report, so near misses stay visible.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import yaml
@@ -160,20 +161,27 @@ def report(replication: str, parser, cfg, argv: list[str]) -> str:
 def main(replication: str, argv: list[str] | None = None) -> int:
     """The shared CLI, with ``fit`` and ``report`` of figures that have a depth axis done by search.
 
-    A single run (``--sweep.only``), a dry run, and figures without a depth axis go to
-    ``common.cli.main`` unchanged (that is also how ``sweep.workers`` children train one run).
+    Dry runs and figures without a depth axis go to ``common.cli.main`` unchanged, and so do the
+    ``sweep.workers`` children that train one run each. ``fit --sweep.only ...`` trains exactly the
+    runs named (e.g. one per array job, every depth), then prints the min-depth report.
     """
-    import sys
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("fit", "report") or os.environ.get(cli.WORKER_ENV):
         return cli.main(replication, argv)
     try:
         args = cli.resolve_config_names(argv[1:], cli.replication_dir(replication) / "configs")
         parser, cfg = cli.parse(replication, args, f"python -m {replication} {argv[0]}")
-        if not has_depth_axis(cfg) or cfg.sweep.dry_run or cfg.sweep.only not in (None, ""):
+        if not has_depth_axis(cfg) or cfg.sweep.dry_run:
             return cli.main(replication, argv)
-        if argv[0] == "fit":
+        if argv[0] == "fit" and cfg.sweep.only not in (None, ""):  # train exactly the runs named, no search
+            os.environ[cli.WORKER_ENV] = "1"  # the shared report knows no min_depth: skip it, print ours
+            try:
+                code = cli.main(replication, argv)
+            finally:
+                os.environ.pop(cli.WORKER_ENV, None)
+            if code:
+                return code
+        if argv[0] == "fit" and cfg.sweep.only in (None, ""):
             fit(replication, parser, cfg, args)
         else:
             print(report(replication, parser, cfg, args))

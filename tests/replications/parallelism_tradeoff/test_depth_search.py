@@ -104,6 +104,10 @@ def test_tiny_search_stops_at_the_first_success_and_reports_beside_the_published
     assert main("replications.parallelism_tradeoff", ["report", "--config", str(path), "--sweep.runs_dir", str(runs)]) == 0
     assert main("replications.parallelism_tradeoff", ["fit", "--config", str(path), "--sweep.runs_dir", str(runs)]) == 0
     assert sorted(p.stat().st_mtime for p in fig_dir.glob("*/result.json")) == before
+    # one named run (as an array job would): the shared CLI trains it, the min-depth report stays ours
+    assert main("replications.parallelism_tradeoff", ["fit", "--config", str(path), "--sweep.runs_dir", str(runs),
+                                                       "--sweep.only", "arch=lstm,depth=2"]) == 0
+    assert "| Z60/lstm | 3 | 1.000 ± 0.000 (plot) | 3.000 ± 0.000 (n=1) |" in (fig_dir / "report.md").read_text()
 
 
 def test_a_figure_with_a_depth_axis_must_plot_min_depth(tmp_path, capsys):

@@ -161,3 +161,12 @@ def test_bad_names_fail_with_a_clear_error():
         group("Q8")
     with pytest.raises(ValueError, match="at most 1000"):
         group("S7")
+
+
+def test_module_doctests():
+    import doctest
+
+    from replications.parallelism_tradeoff import groups, word_problem
+    for mod in (groups, word_problem):
+        result = doctest.testmod(mod)
+        assert result.attempted > 0 and result.failed == 0, mod.__name__
