@@ -130,7 +130,8 @@ class SequenceLM(L.LightningModule):
 
     def configure_callbacks(self):
         from common.lit.progress import ProgressLine
-        return [ProgressLine()]
+        # Once per trainer: fit adds it, and test would otherwise log that it "overrides" the first one.
+        return [] if any(isinstance(c, ProgressLine) for c in self.trainer.callbacks) else [ProgressLine()]
 
     def configure_optimizers(self):
         decay, no_decay = [], []

@@ -175,8 +175,8 @@ def main(replication: str, argv: list[str] | None = None) -> int:
             return cli.main(replication, argv)
         if argv[0] == "fit" and cfg.sweep.only not in (None, ""):  # train exactly the runs named, no search
             os.environ[cli.WORKER_ENV] = "1"  # the shared report knows no min_depth: skip it, print ours
-            try:
-                code = cli.main(replication, argv)
+            try:  # the runs measure METRIC; min_depth is derived from them afterwards, by report()
+                code = cli.main(replication, argv + ["--figure.y", METRIC])
             finally:
                 os.environ.pop(cli.WORKER_ENV, None)
             if code:
