@@ -21,13 +21,15 @@ def main(argv=None) -> int:
     ap.add_argument("--data_file", default=None, help="copy: text documents; squad: SQuAD-v2 JSON")
     ap.add_argument("--tokenizer", default=None, help="folder or hub id for every model; 'own': each model's own")
     ap.add_argument("--dtype", default=None, help="one dtype for every model (float32, float16, bfloat16)")
+    ap.add_argument("--phone_format", default=None, choices=["dashed", "plain"],
+                    help="phone book: 609-323-7777 as the paper prints it, or ten digits as the official code")
     args = ap.parse_args(argv)
     try:
         cfg = load_config(args.config)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    for key in ("per_length", "batches", "lengths", "data_file"):
+    for key in ("per_length", "batches", "lengths", "data_file", "phone_format"):
         if getattr(args, key) is not None:
             setattr(cfg, key, getattr(args, key))
     if args.tokenizer is not None:

@@ -4,7 +4,9 @@
 the paper tokenises every model with ``EleutherAI/gpt-neox-20b`` (Pythia and Mamba share that
 vocabulary), which ``tokenizer=`` reproduces. Needs the optional extra: ``pip install -e ".[pretrained]"``.
 The paper ran the original ``mamba_ssm`` checkpoints with its CUDA kernels in fp16; the ``-hf``
-conversions hold the same weights for the ``transformers`` implementation.
+conversions hold the same weights for the ``transformers`` implementation. In half precision the
+SSM's ``A_log`` and ``D`` stay fp32, as ``mamba_ssm`` keeps them (a plain ``dtype=float16`` load
+would round them).
 """
 from __future__ import annotations
 
@@ -21,15 +23,31 @@ def _transformers():
     return transformers
 
 
+KEEP_FP32 = ("A_log", "D")  # Mamba's SSM parameters, fp32 in mamba_ssm whatever the model's dtype
+
+
+def cast_except(model, dtype: torch.dtype, keep: tuple[str, ...] = KEEP_FP32):
+    """Cast every floating parameter and buffer to ``dtype`` except those whose own name is in ``keep``."""
+    for module in model.modules():
+        for name, tensor in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]:
+            if tensor.is_floating_point() and name not in keep:
+                tensor.data = tensor.data.to(dtype)
+    return model
+
+
 def load(path: str, tokenizer: str | None = None, dtype: str = "float32", device: str = "auto"):
-    """(model in eval mode, tokenizer) from a folder or hub id; ``tokenizer`` overrides the model's own."""
+    """(model in eval mode, tokenizer) from a folder or hub id; ``tokenizer`` overrides the model's own.
+
+    Loaded in fp32 and then cast to ``dtype`` except Mamba's ``A_log`` and ``D`` (see ``KEEP_FP32``).
+    """
     tf = _transformers()
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype={dtype!r}; choose one of {sorted(DTYPES)}")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     tok = tf.AutoTokenizer.from_pretrained(tokenizer or path)
-    model = tf.AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device).eval()
+    model = tf.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model = cast_except(model, DTYPES[dtype]).to(device).eval()
     return model, tok
 
 

@@ -2,8 +2,10 @@
 
 Formats follow the official code (``pretrained_exps/``):
 
-- phone book: ``L`` lines ``First Last: NNNNNNNNNN``, a blank line, two entries of the book restated
-  as examples, a blank line, then ``First Last:`` of a third entry; the answer is its number;
+- phone book: ``L`` lines ``First Last: NNN-NNN-NNNN`` (the format the paper prints, e.g.
+  "John Powell: 609-323-7777"; ``phone_format="plain"`` writes the official code's ten digits without
+  dashes), a blank line, two entries of the book restated as examples, a blank line, then
+  ``First Last:`` of a third entry; the answer is its number in the same format;
 - copying text: ``text \\n\\n text \\n\\n w`` where ``w`` is the first word of the text (one
   demonstration of copying, then the start of a second copy); the answer is the text after ``w``;
 - SQuAD: ``paragraph \\n\\nQuestion: q1\\nAnswer: a1\\n\\nQuestion: q2\\nAnswer: `` (one worked
@@ -63,21 +65,34 @@ def phone_book(rng: random.Random, entries: int) -> list[tuple[str, str]]:
     return [(name, phone_number(rng)) for name in names]
 
 
-def phonebook_prompt_of(book: list[tuple[str, str]], shots: list[int], query: int) -> Prompt:
+PHONE_FORMATS = ("dashed", "plain")
+
+
+def format_number(number: str, style: str = "dashed") -> str:
+    """Ten digits as the paper prints them ("dashed": 609-323-7777) or as the official code writes them ("plain")."""
+    if style not in PHONE_FORMATS:
+        raise ValueError(f"phone_format={style!r}: choose one of {PHONE_FORMATS}")
+    if len(number) != 10 or not number.isdigit():
+        raise ValueError(f"a phone number has 10 digits; got {number!r}")
+    return f"{number[:3]}-{number[3:6]}-{number[6:]}" if style == "dashed" else number
+
+
+def phonebook_prompt_of(book: list[tuple[str, str]], shots: list[int], query: int, phone_format: str = "dashed") -> Prompt:
     """The prompt for ``book`` with the entries at ``shots`` restated as examples and ``query`` asked."""
-    lines = "\n".join(f"{name}: {number}" for name, number in book)
-    examples = "\n".join(f"{book[i][0]}: {book[i][1]}" for i in shots)
+    line = lambda i: f"{book[i][0]}: {format_number(book[i][1], phone_format)}"  # noqa: E731
+    lines = "\n".join(line(i) for i in range(len(book)))
+    examples = "\n".join(line(i) for i in shots)
     name, number = book[query]
-    return Prompt(f"{lines}\n\n{examples}\n\n{name}:", [number], {"entries": len(book)})
+    return Prompt(f"{lines}\n\n{examples}\n\n{name}:", [format_number(number, phone_format)], {"entries": len(book)})
 
 
-def phonebook_prompt(rng: random.Random, entries: int, shots: int = 2) -> Prompt:
+def phonebook_prompt(rng: random.Random, entries: int, shots: int = 2, phone_format: str = "dashed") -> Prompt:
     """A random book of ``entries`` lines; ``shots`` examples and the query are distinct entries of it."""
     book = phone_book(rng, entries)
     if shots + 1 > entries:
         raise ValueError(f"{shots} examples and a query need more than {entries} entries")
     *examples, query = rng.sample(range(entries), shots + 1)
-    return phonebook_prompt_of(book, examples, query)
+    return phonebook_prompt_of(book, examples, query, phone_format)
 
 
 def copy_prompt(text: str) -> Prompt:

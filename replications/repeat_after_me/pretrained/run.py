@@ -43,6 +43,8 @@ class PretrainedFigure:
         tokenizer: one tokenizer for every model (the paper: EleutherAI/gpt-neox-20b); None = each its own.
         dtypes: label -> "float32" / "float16" / "bfloat16" (default float32).
         shuffle: copy task only: shuffle the tokens of each text window (Sec. 4, shuffled text).
+        phone_format: phone book only: "dashed" (609-323-7777, as the paper prints the book) or "plain"
+            (ten digits, as the official code writes them).
         data_file: copy: text documents (one per line, or JSON lines with "text"); squad: SQuAD-v2 JSON.
         seed: prompts are drawn from random.Random(seed, x, batch), the same for every model.
     """
@@ -57,6 +59,7 @@ class PretrainedFigure:
     tokenizer: str | None = None
     dtypes: dict[str, str] = field(default_factory=dict)
     shuffle: bool = False
+    phone_format: str = "dashed"
     data_file: str | None = None
     seed: int = 0
     xlog: bool = False
@@ -67,6 +70,8 @@ class PretrainedFigure:
             raise ValueError(f"task={self.task!r}: choose one of {TASKS}")
         if not self.lengths or not self.models or self.per_length < 1 or self.batches < 1:
             raise ValueError("a pretrained figure needs lengths, models, per_length >= 1 and batches >= 1")
+        if self.phone_format not in P.PHONE_FORMATS:
+            raise ValueError(f"phone_format={self.phone_format!r}: choose one of {P.PHONE_FORMATS}")
 
     @property
     def metric(self) -> str:
@@ -136,7 +141,7 @@ def build_prompts(cfg: PretrainedFigure, tok, documents: list[str] | None = None
         for b in range(cfg.batches):
             rng = random.Random(f"{cfg.seed}/{x}/{b}")
             if cfg.task == "phonebook":
-                batch = [P.phonebook_prompt(rng, x) for _ in range(cfg.per_length)]
+                batch = [P.phonebook_prompt(rng, x, phone_format=cfg.phone_format) for _ in range(cfg.per_length)]
             elif cfg.task == "copy":
                 batch = [P.copy_prompt(P.copy_text(rng, documents, tokenize, tok.decode, x, cfg.shuffle))
                          for _ in range(cfg.per_length)]

@@ -1,8 +1,10 @@
 """Turning a generation into a prediction and scoring it, as the paper's evaluation does.
 
-Copying and the phone book are scored by exact string match; SQuAD by exact match and token F1
-after the usual SQuAD normalisation (lower case, no punctuation, no articles a/an/the, single
-spaces), each the best over the gold answers.
+Copying and the phone book are scored by exact string match; SQuAD by exact match and token F1,
+each the best over the gold answers, after the official code's normalisation
+(``pretrained_exps/qa_evaluation_utils.py``), which differs from the SQuAD script's: underscores and
+punctuation (with the quote marks ‘ ’ ´ `) become spaces instead of being deleted, so "U.S." is two
+tokens "u s" and "state-of-the-art" four.
 """
 from __future__ import annotations
 
@@ -27,8 +29,12 @@ def squad_prediction(generated: str, eos: str | None = None) -> str:
     return text.split(eos)[0] if eos else text
 
 
+PUNCTUATION = frozenset(string.punctuation + "\u2018\u2019\u00b4`")
+
+
 def normalize_answer(text: str) -> str:
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    """Lower case; underscores and punctuation to spaces; articles a/an/the dropped; single spaces."""
+    text = "".join(" " if ch in PUNCTUATION else ch for ch in text.replace("_", " ").lower())
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 

@@ -17,10 +17,16 @@ from replications.repeat_after_me.pretrained.score import copy_prediction, exact
 # ----- prompts, by hand -----
 def test_phonebook_prompt_by_hand():
     book = [("Ann Lee", "6000000001"), ("Bob Ray", "7123456789"), ("Cat Fox", "8999999999")]
-    p = P.phonebook_prompt_of(book, shots=[2, 0], query=1)
+    p = P.phonebook_prompt_of(book, shots=[2, 0], query=1)  # the paper's printed format
+    assert p.text == ("Ann Lee: 600-000-0001\nBob Ray: 712-345-6789\nCat Fox: 899-999-9999\n\n"
+                      "Cat Fox: 899-999-9999\nAnn Lee: 600-000-0001\n\nBob Ray:")
+    assert p.answers == ["712-345-6789"]
+    p = P.phonebook_prompt_of(book, shots=[2, 0], query=1, phone_format="plain")  # the official code's
     assert p.text == ("Ann Lee: 6000000001\nBob Ray: 7123456789\nCat Fox: 8999999999\n\n"
                       "Cat Fox: 8999999999\nAnn Lee: 6000000001\n\nBob Ray:")
     assert p.answers == ["7123456789"]
+    with pytest.raises(ValueError, match="phone_format"):
+        P.format_number("6000000001", "dots")
 
 
 def test_copy_and_squad_prompts_by_hand():
@@ -40,7 +46,8 @@ def test_random_phonebook_prompts_are_well_formed(seed):
     book_text, examples, question = p.text.split("\n\n")
     book = dict(line.split(": ") for line in book_text.split("\n"))
     assert len(book) == entries  # distinct names
-    assert all(len(n) == 10 and n.isdigit() and n[0] in "6789" for n in book.values())
+    assert all(len(n) == 12 and n[3] == n[7] == "-" and n.replace("-", "").isdigit() and n[0] in "6789"
+               for n in book.values())
     shots = examples.split("\n")
     assert len(shots) == 2 and all(s.split(": ")[0] in book and book[s.split(": ")[0]] == s.split(": ")[1] for s in shots)
     name = question.removesuffix(":")
@@ -79,6 +86,18 @@ def test_squad_metrics():
     s = score("squad", " Paris\n\nQuestion: x", ["France", "paris"])
     assert s == {"em": 1.0, "f1": 1.0}
     assert score("squad", "Paris<|endoftext|>junk", ["Paris"], eos="<|endoftext|>")["em"] == 1.0
+
+
+@pytest.mark.parametrize("pred,gold,em,f", [
+    ("U.S. Army", "US Army", 0.0, 0.4),  # "u s army" vs "us army": 1 of 3 and 1 of 2 tokens
+    ("state-of-the-art", "state of the art", 1.0, 1.0),  # hyphens split words, "the" dropped
+    ("New_York", "New York", 1.0, 1.0),
+    ("Beyonc\u00e9\u2019s album", "Beyonc\u00e9s album", 0.0, 0.4),  # the curly quote splits like punctuation
+    ("1,000 people", "1000 people", 0.0, 0.4),
+])
+def test_squad_normalisation_is_the_official_codes(pred, gold, em, f):
+    """Punctuation becomes a space (official ``qa_evaluation_utils.py``), not deleted as in the SQuAD script."""
+    assert exact_match(pred, gold) == em and f1(pred, gold) == pytest.approx(f)
 
 
 def test_evaluate_separates_right_from_wrong_answers():
@@ -127,6 +146,23 @@ def tiny_models(tmp_path_factory):
         tok.save_pretrained(tmp / name)
         paths[name] = str(tmp / name)
     return paths
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_mamba_keeps_A_log_and_D_in_fp32(tiny_models, dtype):
+    import torch
+
+    from replications.repeat_after_me.pretrained.models import greedy, load
+
+    model, tok = load(tiny_models["mamba"], dtype=dtype, device="cpu")
+    dtypes = {name.rsplit(".", 1)[-1]: p.dtype for name, p in model.named_parameters()}
+    assert dtypes["A_log"] == dtypes["D"] == torch.float32
+    assert {d for n, d in dtypes.items() if n not in ("A_log", "D")} == {getattr(torch, dtype)}
+    ref, _ = load(tiny_models["mamba"], dtype="float32", device="cpu")
+    a_log = dict(model.named_parameters())["backbone.layers.0.mixer.A_log"]
+    assert torch.equal(a_log, dict(ref.named_parameters())["backbone.layers.0.mixer.A_log"])  # not rounded
+    if dtype == "bfloat16":  # generation runs with the mixed dtypes (fp16 matmuls are not on every CPU)
+        assert isinstance(greedy(model, tok, "Mary Smith:", max_new_tokens=3), str)
 
 
 def run_cli(config, tiny, runs, *extra):
