@@ -36,7 +36,7 @@ FRACTION = {"min_lr_ratio": (0.0, 1.0, True), "rope_fraction": (0.0, 1.0, True),
 MAX_TOKENS = 1 << 17      # longest sequence a run may make (2x the longest any paper here uses)
 MAX_EVAL_TOKENS = 1 << 27  # all evaluation sets together, held in memory as Python lists
 METRICS = ("acc_token", "acc_seq", "n")
-CLAIM_FUNCTIONS = {"at", "last", "reach", "published", "min", "max"}
+CLAIM_FUNCTIONS = {"at", "last", "reach", "published", "min", "max", "abs"}
 SERIES_ARG = {"at", "last", "reach"}  # functions whose first argument names a measured series
 
 
