@@ -1,7 +1,6 @@
 """LSTM and GRU language models behind the shared interface (the copying paper's LSTM baseline)."""
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from common.models.base import SequenceModel

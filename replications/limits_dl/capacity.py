@@ -19,7 +19,6 @@ vs d per p, with 2^p and 2^(d p)).
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import torch

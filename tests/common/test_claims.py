@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from common.claims import Missing, evaluate
+from common.claims import evaluate
 from common.figure import Figure
 from common.report import Point, aggregate, claim_functions
 

@@ -12,7 +12,6 @@ from common.lit.module import SequenceLM
 from common.models import LSTM
 from replications.parallelism_tradeoff.data import EVAL_SET, WordProblemDataModule
 from replications.parallelism_tradeoff.groups import group
-from replications.parallelism_tradeoff.tagging import TaggingLM
 from replications.parallelism_tradeoff.word_problem import is_held_out
 
 
