@@ -234,14 +234,18 @@ def plan_runs(parser: ArgumentParser, cfg: Namespace, argv: list[str] = ()) -> l
 
 
 def merge_identical(runs: list[Run]) -> list[Run]:
-    """Keep one run of each run id (command-line keys can make runs of a sweep identical), renumbered."""
+    """Keep one run of each run id, renumbered: a command-line key, or an axis value that pins a key another
+    axis sweeps (one seed for a control series), can make runs of a sweep identical."""
     kept: dict[str, Run] = {}
+    same = []
     for run in runs:
         if run.run_id in kept:
-            print(f"note: run {run.name} is now the same as run {kept[run.run_id].name}; trained once, "
-                  f"labelled {kept[run.run_id].name}", file=sys.stderr)
+            same.append(f"{run.name} = {kept[run.run_id].name}")
         else:
             kept[run.run_id] = run
+    if same:
+        print(f"note: {len(same)} run(s) of the sweep are the same as another (e.g. {same[0]}); each trains once, "
+              "under the first one's labels", file=sys.stderr)
     out = list(kept.values())
     for i, run in enumerate(out):
         run.index = i

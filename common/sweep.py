@@ -26,6 +26,7 @@ from typing import Any
 NON_RESULT_KEYS = (
     "sweep", "figure", "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.logger",
     "trainer.default_root_dir", "trainer.log_every_n_steps", "trainer.callbacks", "trainer.enable_checkpointing",
+    "data.init_args.num_workers",
 )
 
 

@@ -15,7 +15,7 @@ SCALE_KEYS = {
     "d_model", "n_layer", "n_head", "d_ff", "num_masked_heads", "d_state", "expand", "n_attn_layers",
     "max_steps", "val_check_interval", "batch_size", "eval_batch_size", "eval_examples",
     "min_train_len", "max_train_len", "context_len", "val_lengths", "test_lengths", "lengths", "n_nodes", "n_facts",
-    "dup_length", "chunk_size",
+    "dup_length", "chunk_size", "val_examples",
     "lr", "warmup_steps", "accelerator", "devices", "precision", "num_workers", "workers",
     "id", "title", "y", "scale", "holds_if", "xlog", "values", "published_series", "published_x",
 }

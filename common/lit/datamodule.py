@@ -7,12 +7,13 @@ between validation and test.
 """
 from __future__ import annotations
 
+import multiprocessing
 import random
 from typing import Callable
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from common.seeding import rng_for
 from common.tasks import Example, collate
@@ -29,13 +30,34 @@ class _TrainStream(IterableDataset):
     def __init__(self, make_batch: Callable[[random.Random], dict], seed: int,
                  start: Callable[[], tuple[int, int, int]] = lambda: (0, 0, 1)):
         self.make_batch, self.seed, self.start = make_batch, seed, start
+        self.started: tuple[int, int, int] | None = None  # the start, fixed before DataLoader workers copy the stream
 
     def __iter__(self):
-        position, rank, world_size = self.start()
+        position, rank, world_size = self.started if self.started is not None else self.start()
+        info = get_worker_info()  # in DataLoader workers: worker w of W makes batches w, w + W, ...
+        step = 1 if info is None else info.num_workers
+        position += 0 if info is None else info.id
         while True:
             parts = (self.seed, "train", position) + ((rank,) if world_size > 1 else ())
             yield self.make_batch(rng_for(*parts))
-            position += 1
+            position += step
+
+
+class _StreamLoader(DataLoader):
+    """A DataLoader over a ``_TrainStream`` with workers: the start is read here, in the training
+    process, before the workers copy the stream; the DataLoader takes their batches in turn, so the
+    order is the same as without workers."""
+
+    def __iter__(self):
+        self.dataset.started = self.dataset.start()
+        try:
+            return super().__iter__()
+        finally:
+            self.dataset.started = None
+
+
+def _one_thread(worker_id: int) -> None:
+    torch.set_num_threads(1)
 
 
 def eval_batches(examples: list[Example], batch_size: int, pad_id: int) -> list[dict]:
@@ -72,16 +94,23 @@ class SyntheticDataModule(L.LightningDataModule):
         eval_examples: examples in each evaluation set (per length, per stage).
         seed: training data seed.
         eval_seed: evaluation data seed, independent of ``seed`` by design.
+        val_examples: at most this many examples in each validation set, where fewer than ``eval_examples``
+            are enough to follow training (validation repeats during training; the test runs once, at the end).
+        num_workers: DataLoader worker processes that generate training batches (0: in the
+            training process). The batches and their order do not depend on it.
     """
 
     pad_id: int = 0
 
     def __init__(self, batch_size: int = 64, eval_batch_size: int = 128, eval_examples: int = 256,
-                 seed: int = 0, eval_seed: int = 20240201):
+                 seed: int = 0, eval_seed: int = 20240201, val_examples: int | None = None, num_workers: int = 0):
         super().__init__()
-        if batch_size < 1 or eval_batch_size < 1 or eval_examples < 1:
-            raise ValueError("data.batch_size, data.eval_batch_size and data.eval_examples must be >= 1")
+        if batch_size < 1 or eval_batch_size < 1 or eval_examples < 1 or (val_examples is not None and val_examples < 1):
+            raise ValueError("data.batch_size, data.eval_batch_size, data.eval_examples and data.val_examples must be >= 1")
+        if num_workers < 0:
+            raise ValueError(f"data.num_workers={num_workers} must be >= 0")
         self.batch_size, self.eval_batch_size, self.eval_examples = batch_size, eval_batch_size, eval_examples
+        self.val_examples, self.num_workers = val_examples, num_workers
         self.seed, self.eval_seed = seed, eval_seed
         self._eval_cache: dict[str, dict[str, list[dict]]] = {}
 
@@ -106,15 +135,20 @@ class SyntheticDataModule(L.LightningDataModule):
     def _eval_data(self, stage: str) -> dict[str, list[dict]]:
         if stage not in self._eval_cache:
             data = {}
+            count = min(self.val_examples, self.eval_examples) if stage == "val" and self.val_examples else self.eval_examples
             for name, sample in self.eval_sets(stage).items():
                 rng = rng_for(self.eval_seed, stage, name)
-                data[name] = eval_batches([sample(rng) for _ in range(self.eval_examples)], self.eval_batch_size,
-                                          self.pad_id)
+                data[name] = eval_batches([sample(rng) for _ in range(count)], self.eval_batch_size, self.pad_id)
             self._eval_cache[stage] = data
         return self._eval_cache[stage]
 
     def train_dataloader(self):
-        return DataLoader(_TrainStream(self.train_batch, self.seed, self._stream_start), batch_size=None)
+        stream = _TrainStream(self.train_batch, self.seed, self._stream_start)
+        if self.num_workers == 0:
+            return DataLoader(stream, batch_size=None)
+        fork = "fork" if "fork" in multiprocessing.get_all_start_methods() else None  # the stream holds the trainer
+        return _StreamLoader(stream, batch_size=None, num_workers=self.num_workers, worker_init_fn=_one_thread,
+                             multiprocessing_context=fork)
 
     def _stream_start(self) -> tuple[int, int, int]:
         """(first batch, rank, world size): batches already trained on (0, or a resumed run's step) and this process's rank."""

@@ -73,14 +73,16 @@ class IsTreeDataModule(PoolMixin, SyntheticDataModule):
         format: "no_cot" (answer only), "cot" (DFS Euler tour, then answer) or "retrieval"
             (DFS with in-context search queries whose results the retriever splices in).
         train_pool: size of the fixed training pool (paper: 1,000,000), or null for fresh examples.
-        batch_size, eval_batch_size, eval_examples, seed, eval_seed: see ``SyntheticDataModule``;
-            ``eval_examples`` graphs per evaluation set (paper: 5,000 validation graphs).
+        batch_size, eval_batch_size, eval_examples, seed, eval_seed, val_examples, num_workers: see
+            ``SyntheticDataModule``; ``eval_examples`` graphs in the test set (paper: 5,000 graphs),
+            ``val_examples`` in the validation set that follows training.
     """
 
     def __init__(self, n_nodes: int = 16, graph_type: str = "binary", format: str = "cot",
                  train_pool: int | None = 1_000_000, batch_size: int = 64, eval_batch_size: int = 128,
-                 eval_examples: int = 5000, seed: int = 0, eval_seed: int = 20240228):
-        super().__init__(batch_size, eval_batch_size, eval_examples, seed, eval_seed)
+                 eval_examples: int = 5000, seed: int = 0, eval_seed: int = 20240228, val_examples: int | None = 256,
+                 num_workers: int = 0):
+        super().__init__(batch_size, eval_batch_size, eval_examples, seed, eval_seed, val_examples, num_workers)
         if format not in FORMATS:
             raise ValueError(f"data.format={format!r}; choose one of {FORMATS}")
         if graph_type not in GENERATORS:
@@ -134,13 +136,15 @@ class FactLookupDataModule(PoolMixin, SyntheticDataModule):
         fillers: filler tokens scattered between the facts.
         format: "direct" (answer at once) or "retrieval" (search, the retriever splices the value, copy it).
         n_keys, n_values, n_fillers: vocabulary sizes.
-        train_pool, batch_size, eval_batch_size, eval_examples, seed, eval_seed: as for IsTree.
+        train_pool, batch_size, eval_batch_size, eval_examples, seed, eval_seed, val_examples, num_workers:
+            as for IsTree.
     """
 
     def __init__(self, n_facts: int = 32, fillers: int = 0, format: str = "direct", n_keys: int = 64,
                  n_values: int = 64, n_fillers: int = 8, train_pool: int | None = None, batch_size: int = 64,
-                 eval_batch_size: int = 128, eval_examples: int = 1000, seed: int = 0, eval_seed: int = 20240228):
-        super().__init__(batch_size, eval_batch_size, eval_examples, seed, eval_seed)
+                 eval_batch_size: int = 128, eval_examples: int = 1000, seed: int = 0, eval_seed: int = 20240228,
+                 val_examples: int | None = 256, num_workers: int = 0):
+        super().__init__(batch_size, eval_batch_size, eval_examples, seed, eval_seed, val_examples, num_workers)
         if format not in fl.FORMATS:
             raise ValueError(f"data.format={format!r}; choose one of {fl.FORMATS}")
         self.vocab = fl.FactVocab(n_fillers=n_fillers, n_keys=n_keys, n_values=n_values)
