@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Literal, Optional, Union, get_args
 
 
-CLAIM_KINDS = ("paper", "prediction", "control", "check")
+ClaimKind = Literal["paper", "prediction", "control", "check"]
+CLAIM_KINDS = get_args(ClaimKind)
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Claim:
     text: str
     holds_if: str
     source: str = ""
-    kind: str = "paper"
+    kind: ClaimKind = "paper"
 
     def __post_init__(self):
         if self.kind not in CLAIM_KINDS:
@@ -60,7 +61,7 @@ class Figure:
     y: str = "acc_seq"
     series: list[str] = field(default_factory=list)
     published_id: Optional[str] = None
-    scale: str = "paper"
+    scale: Literal["paper", "cpu"] = "paper"
     xlog: bool = False
     published_series: Optional[Union[list[str], dict[str, str]]] = None
     published_x: Optional[list[Union[float, str]]] = None

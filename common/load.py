@@ -5,18 +5,18 @@
     module.model        # the SequenceModel, weights of the last checkpoint
     lightning.Trainer(logger=False).test(module, data)   # the run's test metrics, recomputed
 
-The run is rebuilt from its own ``config.yaml`` (the fully resolved config the sweep wrote), and the
-checkpoint must belong to that run (the run id stored in it is checked), so what comes back is the
-model the result file describes.
+The run is rebuilt from its own ``config.yaml`` (the fully resolved config the sweep wrote) by the
+builder ``fit`` uses, and the checkpoint must belong to that run (the run id stored in it is
+checked), so what comes back is the model the result file describes.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import yaml
-from jsonargparse import ArgumentParser
 
 from common.checkpoints import check_resumable
+from common.config import build, parse_run
 from common.lit.datamodule import SyntheticDataModule
 from common.lit.module import SequenceLM
 from common.sweep import run_id
@@ -31,10 +31,6 @@ def load_run(run_dir: str | Path, checkpoint: str = "last.ckpt") -> tuple[Sequen
             raise FileNotFoundError(f"{path} not found: {run_dir} is not a run directory with that checkpoint")
     config = yaml.safe_load(cfg_path.read_text())
     ckpt = check_resumable(ckpt_path, run_id(config))
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_subclass_arguments(SequenceLM, "model", fail_untyped=False)
-    parser.add_subclass_arguments(SyntheticDataModule, "data", fail_untyped=False)
-    parser.link_arguments("data.vocab_size", "model.init_args.vocab_size", apply_on="instantiate")
-    init = parser.instantiate(parser.parse_object({"model": config["model"], "data": config["data"]}))
+    init = build(parse_run(config, str(run_dir)))
     init.model.load_state_dict(ckpt["state_dict"])
     return init.model.eval(), init.data

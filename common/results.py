@@ -87,7 +87,7 @@ class ResultRecorder(L.Callback):
 def write_result(run_dir: Path, *, run_id: str, labels: dict, config: dict, final: dict, recorder: ResultRecorder,
                  trainer: L.Trainer, model) -> dict:
     seq_model = model.model
-    eval_len = getattr(trainer.datamodule, "max_eval_tokens", lambda: 0)()
+    eval_len = trainer.datamodule.max_eval_tokens() if trainer.datamodule is not None else None
     result = {
         "schema": SCHEMA,
         "run_id": run_id,

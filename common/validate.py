@@ -83,14 +83,14 @@ def check_ranges(config: dict, prefix: str = "") -> None:
 
 def check_sizes(dm) -> None:
     """Sequence-length and memory bounds of the data a run would generate, from its (meta-built) DataModule."""
-    longest = getattr(dm, "max_eval_tokens", lambda: None)()
+    longest = dm.max_eval_tokens()
     if not longest:
         return
     if longest > MAX_TOKENS:
         raise ValueError(f"the data makes sequences of up to {longest:,} tokens, above the {MAX_TOKENS:,} this "
                          "project allows (generation time and memory grow with it); lower the data's sizes")
-    n_sets = sum(len(dm.eval_set_names(stage)) for stage in ("val", "test")) if hasattr(dm, "eval_set_names") else 2
-    total = n_sets * int(getattr(dm, "eval_examples", 1)) * longest
+    n_sets = sum(len(dm.eval_set_names(stage)) for stage in ("val", "test"))
+    total = n_sets * int(dm.eval_examples) * longest
     if total > MAX_EVAL_TOKENS:
         raise ValueError(f"the evaluation sets hold up to {total:,} tokens ({n_sets} sets x {dm.eval_examples} "
                          f"examples x {longest:,}), above {MAX_EVAL_TOKENS:,}; lower data.eval_examples or the lengths")
@@ -120,8 +120,6 @@ def check_figure(figure, axes: list[str], series_names: set[str]) -> None:
 
 def check_figure_data(figure, dm) -> None:
     """The figure's x and y name evaluation sets and metrics the DataModule produces."""
-    if not hasattr(dm, "eval_set_names"):
-        return
     kind, _, param = figure.x.partition(":")
     val, test = dm.eval_set_names("val"), dm.eval_set_names("test")
     if kind == "eval":

@@ -1,10 +1,16 @@
-"""Every config in the repository parses and expands into valid runs; CPU scale differs from paper scale only in scale keys."""
+"""Every config in the repository parses and expands into valid runs whose every sweep-axis value reaches the
+objects built for the run; CPU scale differs from paper scale only in scale keys."""
+import functools
+import importlib
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from lightning import LightningModule
 
-from common.cli import parse, plan_runs
+from common.config import build, parse, plan_runs
+from common.sweep import get_dotted, set_dotted
 
 ROOT = Path(__file__).parents[1]
 CONFIGS = sorted(ROOT.glob("replications/*/configs/*.yaml"))
@@ -30,12 +36,110 @@ def replication_of(path: Path) -> str:
     return f"replications.{path.parent.parent.name}"
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
-def test_config_parses_and_every_run_validates(path):
+@functools.lru_cache(maxsize=None)
+def planned(path: Path):
     parser, cfg = parse(replication_of(path), ["--config", str(path)], "test")
-    runs = plan_runs(parser, cfg)
+    return cfg, plan_runs(parser, cfg)
+
+
+CONFIG_IDS = {"ids": lambda p: f"{p.parent.parent.name}/{p.name}"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, **CONFIG_IDS)
+def test_config_parses_and_every_run_validates(path):
+    cfg, runs = planned(path)
     assert runs and len({r.run_id for r in runs}) == len(runs)
     assert cfg.figure.id and cfg.figure.scale in ("paper", "cpu")
+
+
+def leaves_set(overrides: dict):
+    """(path, value) of every leaf a run's overrides set, a later override winning inside an earlier subtree."""
+    tree = {}
+    for key, value in overrides.items():
+        set_dotted(tree, key, value)
+
+    def walk(node, path):
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                yield from walk(v, path + (k,))
+        else:
+            yield path, node
+    return walk(tree, ())
+
+
+def same(a, b) -> bool:
+    """Equal up to YAML's spelling: lists vs tuples, '1e-3' (a string to YAML) vs 0.001."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, str) and isinstance(b, float) and not isinstance(b, bool):
+        try:
+            return float(a) == b
+        except ValueError:
+            return False
+    return a == b
+
+
+def resolve_class(class_path: str) -> type:
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def built_value(path: tuple, config: dict, init, calls: list):
+    """The value the built objects received at a config ``path``: the constructor argument (or, for
+    ``class_path``, the class) of the object that path configures; the Trainer's keyword arguments."""
+    if path[0] == "seed_everything":
+        return init.seed_everything
+    if path[0] == "trainer":
+        return get_dotted(init.trainer, ".".join(path[1:]))
+    node, i = path[:1], 1  # a class node: the config at `node` has class_path and init_args
+    while True:
+        cls = resolve_class(get_dotted(config, ".".join(node + ("class_path",))))
+        if path[i] == "class_path":  # the class was built (there is exactly one object of each class in a run)
+            return next(c for c, _, _ in calls if c is cls)
+        assert path[i] == "init_args", path
+        arg, rest = path[i + 1], path[i + 2:]
+        kwargs, obj = next((k, o) for c, k, o in calls if c is cls)
+        if rest and rest[0] in ("class_path", "init_args"):  # a nested class (the module's model)
+            node, i = node + ("init_args", arg), i + 2
+            continue
+        got = kwargs[arg] if not rest else get_dotted(kwargs[arg], ".".join(rest))
+        if isinstance(obj, LightningModule) and arg in obj.hparams:  # what configure_optimizers reads
+            assert same(obj.hparams[arg], got), f"{'.'.join(path)}: hparams hold {obj.hparams[arg]!r}, built with {got!r}"
+        return got
+
+
+def covering(runs):
+    """One run per (axis, label): every value of every axis, without the whole cartesian product."""
+    picked = {}
+    for run in runs:
+        for axis, label in run.labels.items():
+            picked.setdefault((axis, label), run)
+    return list({id(r): r for r in picked.values()}.values()) or runs[:1]
+
+
+@pytest.mark.parametrize("path", CONFIGS, **CONFIG_IDS)
+def test_every_sweep_axis_value_reaches_the_built_objects(path):
+    """lr, schedule, sizes, data keys, seeds: what a run's axes set is what its module, model, data and
+    trainer are built with (the module's hyperparameters included), built on the meta device."""
+    _, runs = planned(path)
+    for run in covering(runs):
+        calls = []
+
+        def record(cls, *args, applied_instantiation_links=None, **kwargs):
+            obj = cls(*args, **kwargs)
+            calls.append((cls, kwargs, obj))
+            return obj
+
+        with torch.device("meta"):
+            init = build(run.namespace, instantiators=[(record, object, True)])
+        assert init.model.configure_optimizers()["optimizer"].param_groups[0]["initial_lr"] == init.model.hparams.lr
+        for path, raw in leaves_set(run.overrides):
+            want = get_dotted(run.config, ".".join(path))
+            if path[-1] == "class_path":  # jsonargparse writes the shortest import path of the class
+                raw, want = resolve_class(raw), resolve_class(want)
+            assert same(raw, want), f"run {run.name}: {'.'.join(path)} is {want!r} in its config, the axis says {raw!r}"
+            got = built_value(path, run.config, init, calls)
+            assert same(want, got), f"run {run.name}: {'.'.join(path)}={want!r} but the objects got {got!r}"
 
 
 def leaves(node, prefix=()):

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from common.decoding import Retriever
 from common.seeding import rng_for
 from common.tasks import Example, collate
 
@@ -81,12 +82,20 @@ def eval_batches(examples: list[Example], batch_size: int, pad_id: int) -> list[
     return batches
 
 
+def exact_match(pred: torch.Tensor, answer: torch.Tensor, mask: torch.Tensor):
+    """Per-token correctness and whole-answer correctness over the masked answer positions."""
+    token_ok = (pred == answer) | ~mask
+    return token_ok, token_ok.all(dim=1)
+
+
 class SyntheticDataModule(L.LightningDataModule):
     """Base of every generated-task DataModule.
 
     Subclasses define ``vocab_size``, ``pad_id``, ``train_example(rng)`` and
-    ``eval_sets(stage) -> {name: sampler(rng) -> Example}``; they may override
-    ``train_batch(rng)`` (e.g. to pack several examples in a row), ``score`` and ``retriever``.
+    ``eval_sets(stage) -> {name: sampler(rng) -> Example}``. What ``SequenceLM`` and the CLI may
+    ask of a task, each with a default here: ``train_batch(rng)`` (e.g. to pack several examples
+    in a row), ``score(pred, batch)`` (default: exact match), ``retriever`` (default: None, plain
+    greedy decoding), ``eval_set_names(stage)`` and ``max_eval_tokens()`` (default: None, unknown).
 
     Args:
         batch_size: training sequences per step.
@@ -127,6 +136,19 @@ class SyntheticDataModule(L.LightningDataModule):
 
     def train_batch(self, rng: random.Random) -> dict:
         return collate([self.train_example(rng) for _ in range(self.batch_size)], self.pad_id)
+
+    # ----- what a task may override (SequenceLM and the CLI call these) -----
+    #: Splices tokens into the context during evaluation decoding (in-context retrieval); None: plain greedy.
+    retriever: Retriever | None = None
+
+    def score(self, pred: torch.Tensor, batch: dict) -> tuple:
+        """(per-token correct (B, A), whole answer correct (B,)[, {metric: per-example score}]) of ``pred``."""
+        return exact_match(pred, batch["answer"], batch["answer_mask"])
+
+    def max_eval_tokens(self) -> int | None:
+        """Longest full evaluation sequence (prompt and answer), checked against the model's max_seq_len and
+        the project's memory bounds before training; None when the task cannot say."""
+        return None
 
     # ----- Lightning hooks -----
     def eval_set_names(self, stage: str) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable
+from typing import Callable, Literal, get_args
 
 import lightning as L
 import torch
@@ -18,12 +18,15 @@ from torchmetrics import MeanMetric, SumMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from common.decoding import greedy_generate, retrieval_generate_batch
+from common.lit.datamodule import SyntheticDataModule, exact_match  # noqa: F401  (exact_match: re-exported)
 from common.models.base import SequenceModel
 
 # SequenceLM moves batches itself (see transfer_batch_to_device); Lightning warns at every fit that it does.
 warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")
 
 IGNORE = -100
+Schedule = Literal["cosine", "linear", "constant"]
+EvalMode = Literal["generate", "teacher_forced"]
 
 
 class SequenceLM(L.LightningModule):
@@ -33,8 +36,8 @@ class SequenceLM(L.LightningModule):
         model: the architecture, as a class path plus its arguments except ``vocab_size``
             (filled in from the data).
         vocab_size: set from the DataModule by the CLI.
-        lr, weight_decay, betas: AdamW. Norms, biases, embeddings and parameters marked
-            ``_no_weight_decay`` get no weight decay.
+        lr, weight_decay, betas: AdamW; the parameters the model names in ``no_weight_decay()``
+            (norms, biases, embeddings by default) get no weight decay.
         warmup_steps: linear warm-up; then ``schedule`` ("cosine", "linear" or "constant")
             decays to ``min_lr_ratio * lr`` at ``trainer.max_steps``.
         eval_mode: "generate" (greedy decoding, the honest protocol) or "teacher_forced"
@@ -55,16 +58,16 @@ class SequenceLM(L.LightningModule):
         weight_decay: float = 0.1,
         betas: tuple[float, float] = (0.9, 0.95),
         warmup_steps: int = 100,
-        schedule: str = "cosine",
+        schedule: Schedule = "cosine",
         min_lr_ratio: float = 0.0,
-        eval_mode: str = "generate",
+        eval_mode: EvalMode = "generate",
         check_finite_every: int = 50,
         compile: bool = False,
     ):
         super().__init__()
-        if schedule not in ("cosine", "linear", "constant"):
+        if schedule not in get_args(Schedule):
             raise ValueError(f"unknown schedule={schedule!r}; choose cosine, linear or constant")
-        if eval_mode not in ("generate", "teacher_forced"):
+        if eval_mode not in get_args(EvalMode):
             raise ValueError(f"unknown eval_mode={eval_mode!r}; choose generate or teacher_forced")
         self.save_hyperparameters(ignore=["model"])
         self.model = model(vocab_size)
@@ -134,12 +137,10 @@ class SequenceLM(L.LightningModule):
         return [] if any(isinstance(c, ProgressLine) for c in self.trainer.callbacks) else [ProgressLine()]
 
     def configure_optimizers(self):
-        decay, no_decay = [], []
+        decay, no_decay, skip = [], [], self.model.no_weight_decay()
         for name, p in self.model.named_parameters():
-            if not p.requires_grad:
-                continue
-            skip = p.ndim < 2 or getattr(p, "_no_weight_decay", False) or "wte" in name or "embedding" in name
-            (no_decay if skip else decay).append(p)
+            if p.requires_grad:
+                (no_decay if name in skip else decay).append(p)
         hp = self.hparams
         opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
@@ -160,13 +161,14 @@ class SequenceLM(L.LightningModule):
             }).to(self.device)
         return self.eval_metrics[key.replace(".", "_")]
 
-    def _datamodule(self):
-        """The attached DataModule (it may define ``score``, ``retriever``, ``eval_set_names``), or None."""
+    def _datamodule(self) -> SyntheticDataModule | None:
+        """The attached task (its ``score``, ``retriever`` and ``eval_set_names``), or None when evaluated
+        on bare dataloaders (exact match, plain greedy decoding, sets named by index)."""
         return getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
 
     def _eval_set_name(self, dataloader_idx: int, stage: str) -> str:
         dm = self._datamodule()
-        names = dm.eval_set_names(stage) if dm is not None and hasattr(dm, "eval_set_names") else None
+        names = dm.eval_set_names(stage) if dm is not None else None
         return names[dataloader_idx] if names else f"set{dataloader_idx}"
 
     def generate_answers(self, batch) -> torch.Tensor:
@@ -175,7 +177,8 @@ class SequenceLM(L.LightningModule):
         if self.hparams.eval_mode == "teacher_forced":
             logits = self.model(torch.cat([prompt, answer[:, :-1]], dim=1))
             return logits[:, prompt.shape[1] - 1:].argmax(-1)
-        retriever = getattr(self._datamodule(), "retriever", None)
+        dm = self._datamodule()
+        retriever = dm.retriever if dm is not None else None
         if retriever is not None:  # retrieved tokens land in ``out`` too; answer_mask leaves them unscored
             rows = retrieval_generate_batch(self.model, prompt, answer.shape[1], retriever)
             out = torch.full_like(answer, IGNORE)
@@ -188,8 +191,7 @@ class SequenceLM(L.LightningModule):
         pred = self.generate_answers(batch)
         dm = self._datamodule()
         # A task's score may return a third item: {metric name: per-example score} logged beside acc_seq.
-        scored = dm.score(pred, batch) if dm is not None and hasattr(dm, "score") else \
-            exact_match(pred, batch["answer"], batch["answer_mask"])
+        scored = dm.score(pred, batch) if dm is not None else exact_match(pred, batch["answer"], batch["answer_mask"])
         token_ok, seq_ok, extra = scored[0], scored[1], (scored[2] if len(scored) > 2 else {})
         m = self._metrics(stage, self._eval_set_name(dataloader_idx, stage))
         for name, values in extra.items():
@@ -226,12 +228,6 @@ class SequenceLM(L.LightningModule):
 
     def on_test_epoch_end(self):
         self._eval_epoch_end("test")
-
-
-def exact_match(pred: torch.Tensor, answer: torch.Tensor, mask: torch.Tensor):
-    """Per-token correctness and whole-answer correctness over the masked answer positions."""
-    token_ok = (pred == answer) | ~mask
-    return token_ok, token_ok.all(dim=1)
 
 
 def lr_factor(step: int, warmup: int, total: int | None, schedule: str, min_ratio: float) -> float:

@@ -26,6 +26,7 @@ import functools
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch.nn.functional import scaled_dot_product_attention as sdpa
@@ -33,7 +34,8 @@ from torch.nn.functional import scaled_dot_product_attention as sdpa
 from common import backends
 from common.models.positions import POSITIONS, alibi_slopes, attention_bias, hard_alibi_windows
 
-BACKENDS = ("auto", "sdpa", "naive", "flex", "flash_attn")
+AttentionBackend = Literal["auto", "sdpa", "naive", "flex", "flash_attn"]
+BACKENDS = get_args(AttentionBackend)
 _HALF = (torch.float16, torch.bfloat16)
 
 

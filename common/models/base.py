@@ -37,6 +37,20 @@ class SequenceModel(nn.Module):
         """Floats a decoding step carries after ``seq_len`` tokens (KV cache grows, RNN state does not)."""
         raise NotImplementedError
 
+    def no_weight_decay(self) -> set[str]:
+        """Names (as ``named_parameters`` gives them) of the parameters AdamW must not decay: biases and
+        norm scales (fewer than 2 dimensions), token embeddings (``nn.Embedding`` weights, tied heads
+        included) and any parameter marked ``_no_weight_decay`` (e.g. Mamba's A_log and D).
+
+        The model owns this choice, as nanoGPT's does; a family with other needs overrides it.
+        """
+        names = set()
+        for prefix, module in self.named_modules():
+            for name, p in module.named_parameters(prefix=prefix, recurse=False):
+                if p.ndim < 2 or isinstance(module, nn.Embedding) or getattr(p, "_no_weight_decay", False):
+                    names.add(name)
+        return names
+
     def num_params(self, trainable_only: bool = True) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 

@@ -7,10 +7,13 @@ tied to the LM head (so neither is trained and parameter counts leave them out).
 """
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 from torch import nn
 
-EMBEDDINGS = ("learned", "sinusoidal")
+Embedding = Literal["learned", "sinusoidal"]
+EMBEDDINGS = get_args(Embedding)
 
 
 def sinusoidal_table(vocab_size: int, d_model: int) -> torch.Tensor:

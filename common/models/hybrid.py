@@ -20,17 +20,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
 from common.models.base import SequenceModel
-from common.models.embedding import apply_embedding, check_embedding
+from common.models.attention import AttentionBackend
+from common.models.embedding import Embedding, apply_embedding, check_embedding
 from common.models.gru_cpu import run_rnn
-from common.models.mamba import Mamba, RMSNorm
+from common.models.mamba import Mamba, MambaBackend, RMSNorm
 from common.models.transformer import Block, attention_backend_name
 
-MIXERS = ("mamba", "lstm", "gru")
+Mixer = Literal["mamba", "lstm", "gru"]
+MIXERS = get_args(Mixer)
+Norm = Literal["layer", "rms"]
 
 
 def _recurrent_norm(kind: str, d_model: int) -> nn.Module:
@@ -95,16 +99,16 @@ class Hybrid(SequenceModel):
         embedding: "learned" or "sinusoidal" (frozen, tied; see ``common.models.embedding``).
     """
 
-    def __init__(self, vocab_size: int, d_model: int = 64, n_layer: int = 2, mixer: str = "mamba",
-                 attn_layer: int | None = None, n_head: int = 4, d_ff: int | None = None, norm: str = "rms",
-                 d_state: int = 16, d_conv: int = 4, expand: int = 2, mamba_backend: str = "auto",
-                 attention_backend: str = "auto", tie_embeddings: bool = True, max_seq_len: int | None = None,
-                 embedding: str = "learned"):
+    def __init__(self, vocab_size: int, d_model: int = 64, n_layer: int = 2, mixer: Mixer = "mamba",
+                 attn_layer: int | None = None, n_head: int = 4, d_ff: int | None = None, norm: Norm = "rms",
+                 d_state: int = 16, d_conv: int = 4, expand: int = 2, mamba_backend: MambaBackend = "auto",
+                 attention_backend: AttentionBackend = "auto", tie_embeddings: bool = True,
+                 max_seq_len: int | None = None, embedding: Embedding = "learned"):
         super().__init__()
         check_embedding(embedding, tie_embeddings)
         if mixer not in MIXERS:
             raise ValueError(f"unknown mixer={mixer!r}; choose one of {MIXERS}")
-        if norm not in ("layer", "rms"):
+        if norm not in get_args(Norm):
             raise ValueError(f"unknown norm={norm!r}; choose 'layer' or 'rms'")
         self.attn_layer = n_layer if attn_layer is None else attn_layer
         if not 0 <= self.attn_layer <= n_layer:

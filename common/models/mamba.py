@@ -9,6 +9,7 @@ lm_head). The pure-PyTorch path runs anywhere; the mamba-ssm CUDA kernels (``pip
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -16,12 +17,15 @@ from torch import nn
 
 from common import backends
 from common.models.base import SequenceModel
-from common.models.embedding import apply_embedding, check_embedding
+from common.models.embedding import Embedding, apply_embedding, check_embedding
 from common.models.scan import selective_scan
 
 __all__ = ["Mamba", "MambaLM"]
 
-BACKENDS = ("auto", "torch", "mamba_ssm")
+MambaBackend = Literal["auto", "torch", "mamba_ssm"]
+BACKENDS = get_args(MambaBackend)
+Norm = Literal["rms", "layer"]
+DtInit = Literal["random", "constant"]
 _KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
@@ -62,12 +66,12 @@ class Mamba(nn.Module):
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
                  dt_rank: int | str = "auto", dt_min: float = 0.001, dt_max: float = 0.1,
-                 dt_init: str = "random", dt_scale: float = 1.0, dt_init_floor: float = 1e-4,
-                 conv_bias: bool = True, bias: bool = False, backend: str = "auto", chunk_size: int | None = None,
+                 dt_init: DtInit = "random", dt_scale: float = 1.0, dt_init_floor: float = 1e-4,
+                 conv_bias: bool = True, bias: bool = False, backend: MambaBackend = "auto", chunk_size: int | None = None,
                  device=None, dtype=None):
         super().__init__()
         _check_backend(backend)
-        if dt_init not in ("random", "constant"):
+        if dt_init not in get_args(DtInit):
             raise ValueError(f"unknown dt_init={dt_init!r}; choose 'random' or 'constant'")
         if not 0 < dt_min <= dt_max:
             raise ValueError(f"need 0 < dt_min <= dt_max; got {dt_min}, {dt_max}")
@@ -231,12 +235,12 @@ class MambaLM(SequenceModel):
     """
 
     def __init__(self, vocab_size: int, d_model: int = 64, n_layer: int = 2, d_state: int = 16,
-                 d_conv: int = 4, expand: int = 2, dt_rank: int | str = "auto", norm: str = "rms",
-                 tie_embeddings: bool = True, backend: str = "auto", chunk_size: int | None = None,
-                 embedding: str = "learned"):
+                 d_conv: int = 4, expand: int = 2, dt_rank: int | str = "auto", norm: Norm = "rms",
+                 tie_embeddings: bool = True, backend: MambaBackend = "auto", chunk_size: int | None = None,
+                 embedding: Embedding = "learned"):
         super().__init__()
         check_embedding(embedding, tie_embeddings)
-        if norm not in ("rms", "layer"):
+        if norm not in get_args(Norm):
             raise ValueError(f"unknown norm={norm!r}; choose 'rms' or 'layer'")
         _check_backend(backend)
         self.vocab_size, self.d_model, self.n_layer = vocab_size, d_model, n_layer

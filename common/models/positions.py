@@ -8,10 +8,12 @@ the other heads carry no positional signal (NoPE) (Sec. 3; official code
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 import torch
 
-POSITIONS = ("nope", "rope", "alibi", "hard_alibi")
+Position = Literal["nope", "rope", "alibi", "hard_alibi"]
+POSITIONS = get_args(Position)
 
 
 def alibi_slopes(n_heads: int, max_bias: float = 8.0) -> torch.Tensor:

@@ -1,10 +1,14 @@
 """LSTM and GRU language models behind the shared interface (the copying paper's LSTM baseline)."""
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from torch import nn
 
 from common.models.base import SequenceModel
 from common.models.gru_cpu import run_rnn
+
+Cell = Literal["lstm", "gru"]
 
 
 class RNNLM(SequenceModel):
@@ -14,10 +18,10 @@ class RNNLM(SequenceModel):
     recurrent weights keep PyTorch's uniform(+-1/sqrt(d)).
     """
 
-    def __init__(self, vocab_size: int, d_model: int = 128, n_layer: int = 1, cell: str = "lstm",
+    def __init__(self, vocab_size: int, d_model: int = 128, n_layer: int = 1, cell: Cell = "lstm",
                  dropout: float = 0.0, tie_embeddings: bool = False):
         super().__init__()
-        if cell not in ("lstm", "gru"):
+        if cell not in get_args(Cell):
             raise ValueError(f"unknown cell={cell!r}; choose 'lstm' or 'gru'")
         self.vocab_size, self.d_model, self.n_layer, self.cell = vocab_size, d_model, n_layer, cell
         self.wte = nn.Embedding(vocab_size, d_model)

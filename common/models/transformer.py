@@ -9,15 +9,19 @@ SDPA as ``attention.resolve`` decides); ``backend`` reports the ones that actual
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.models.attention import Pattern, attention, check_backend, resolve
+from common.models.attention import AttentionBackend, Pattern, attention, check_backend, resolve
 from common.models.base import SequenceModel
-from common.models.embedding import apply_embedding, check_embedding
-from common.models.positions import apply_rope, rope_tables
+from common.models.embedding import Embedding, apply_embedding, check_embedding
+from common.models.positions import Position, apply_rope, rope_tables
+
+Norm = Literal["layer", "rms"]
+MLPKind = Literal["gelu", "swiglu"]
 
 
 def make_norm(kind: str, dim: int) -> nn.Module:
@@ -31,7 +35,7 @@ def make_norm(kind: str, dim: int) -> nn.Module:
 class MLP(nn.Module):
     def __init__(self, d_model: int, d_ff: int, kind: str, bias: bool):
         super().__init__()
-        if kind not in ("gelu", "swiglu"):
+        if kind not in get_args(MLPKind):
             raise ValueError(f"unknown mlp={kind!r}; choose 'gelu' or 'swiglu'")
         self.kind = kind
         self.up = nn.Linear(d_model, d_ff * (2 if kind == "swiglu" else 1), bias=bias)
@@ -118,16 +122,16 @@ class Transformer(SequenceModel):
         n_layer: int = 2,
         n_head: int = 4,
         d_ff: int | None = None,
-        position: str = "rope",
+        position: Position = "rope",
         rope_fraction: float = 1.0,
         num_masked_heads: int = 0,
         max_seq_len: int | None = None,
-        norm: str = "layer",
-        mlp: str = "gelu",
+        norm: Norm = "layer",
+        mlp: MLPKind = "gelu",
         bias: bool = True,
         tie_embeddings: bool = True,
-        attention_backend: str = "auto",
-        embedding: str = "learned",
+        attention_backend: AttentionBackend = "auto",
+        embedding: Embedding = "learned",
     ):
         super().__init__()
         check_embedding(embedding, tie_embeddings)
