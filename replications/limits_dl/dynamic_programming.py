@@ -1,7 +1,7 @@
 """The dynamic-programming task (note §5/§7, assumed to be Dziri et al.'s): given integers in
 [-5, 5], pick a subsequence with no two adjacent elements and the largest sum; the answer is the
 label vector (1 = chosen, 2 = not chosen), ties broken by the lexicographically smallest vector.
-Text problem for the LLM harness (Tier B) and token form for small models (E6).
+Text problem for the LLM harness.
 
 The recurrence, from the end: dp[i] = max(dp[i+1], x[i] + dp[i+2], 0), dp[m] = dp[m+1] = 0;
 dp[0] is the best sum. Reading from the front, taking x[i] whenever x[i] + dp[i+2] = dp[i] (and
@@ -10,8 +10,6 @@ skipping its neighbour) yields the lexicographically smallest optimal labels, si
 >>> xs = [3, -1, 4, 0, -5, 2]
 >>> dp_table(xs)[:6], solve(xs), brute_force(xs) == solve(xs)
 ([9, 6, 6, 2, 2, 2], [1, 2, 1, 2, 2, 1], True)
->>> VOCAB.render(encode(xs[:3], scratchpad=True).tokens)
-'<bos> 3 , - 1 , 4 = ( 4 , 4 , 7 ) 1 2 1 <eos>'
 """
 from __future__ import annotations
 
@@ -19,9 +17,7 @@ import itertools
 import random
 import re
 
-from common.tasks import Example
 from replications.limits_dl.text_problem import TextProblem, integers
-from replications.limits_dl.vocab import VOCAB, Vocab, make_example
 
 LOW, HIGH = -5, 5
 
@@ -64,68 +60,6 @@ def brute_force(xs: list[int]) -> list[int]:
 
 def sample_list(rng: random.Random, m: int) -> list[int]:
     return [rng.randint(LOW, HIGH) for _ in range(m)]
-
-
-def encode(xs: list[int], scratchpad: bool = False, vocab: Vocab = VOCAB) -> Example:
-    """``<bos> x1 , ... , xm =`` then labels ``<eos>``; the scratchpad first writes
-    ``( dp[m-1] , ... , dp[0] )`` in the order it is computed."""
-    comma = vocab.id(",")
-    prompt = [vocab.bos_id]
-    for i, x in enumerate(xs):
-        prompt += ([comma] if i else []) + vocab.encode_number(x)
-    prompt.append(vocab.id("="))
-    answer: list[int] = []
-    if scratchpad:
-        dp = dp_table(xs)
-        answer.append(vocab.id("("))
-        for j, i in enumerate(range(len(xs) - 1, -1, -1)):
-            answer += ([comma] if j else []) + vocab.encode_number(dp[i])
-        answer.append(vocab.id(")"))
-    answer += [vocab.digit(lab) for lab in solve(xs)] + [vocab.eos_id]
-    return make_example(prompt, answer)
-
-
-def sample(rng: random.Random, m: int, scratchpad: bool = False, vocab: Vocab = VOCAB) -> Example:
-    """Random list of length m.
-
-    >>> check(sample(random.Random(0), 8, scratchpad=True))
-    True
-    """
-    return encode(sample_list(rng, m), scratchpad, vocab)
-
-
-def check(example: Example, vocab: Vocab = VOCAB) -> bool:
-    """Re-read the list from the prompt, compare the labels with the exhaustive reference and any
-    scratchpad with a fresh dp table."""
-    p, ans = example.prompt, example.answer
-    if p[0] != vocab.bos_id or p[-1] != vocab.id("=") or not ans or ans[-1] != vocab.eos_id:
-        return False
-    comma = vocab.id(",")
-    try:
-        xs, cur = [], []
-        for t in p[1:-1] + [comma]:
-            if t == comma:
-                xs.append(vocab.decode_number(cur))
-                cur = []
-            else:
-                cur.append(t)
-        body = ans[:-1]
-        if body and body[0] == vocab.id("("):
-            close = body.index(vocab.id(")"))
-            written, cur = [], []
-            for t in body[1:close] + [comma]:
-                if t == comma:
-                    written.append(vocab.decode_number(cur))
-                    cur = []
-                else:
-                    cur.append(t)
-            if written != dp_table(xs)[: len(xs)][::-1]:
-                return False
-            body = body[close + 1:]
-        labels = [vocab.decode_number([t]) for t in body]
-    except ValueError:
-        return False
-    return labels == brute_force(xs)
 
 
 _EXAMPLE = [2, -3, 4, 1, -1]

@@ -1,11 +1,13 @@
-"""Shared token vocabulary of the trained-from-scratch tasks (composition, multiplication, DP,
-formal languages), so that one model can be trained on any of them.
+"""Shared token vocabulary of the trained-from-scratch tasks (composition, a^n b^n) and of the
+multiplication answer layout, so that one model can be trained on any of them. Symbols that no
+task here writes (``,`` ``-`` ``(`` ``)`` ``yes`` ``no``) keep their places, so that token ids and
+vocabulary sizes, and with them measured runs, do not depend on which tasks exist.
 
 Ids are fixed by construction order, in five blocks:
 
 1. specials ``<pad>`` (0), ``<bos>`` (1), ``<eos>`` (2);
 2. symbols: ``|`` re-read separator, ``?`` query, ``=`` answer / equals, ``,`` list separator,
-   ``+`` ``-`` ``*`` arithmetic, ``(`` ``)`` brackets (Dyck-1, DP scratchpad), ``a`` ``b``
+   ``+`` ``-`` ``*`` arithmetic, ``(`` ``)`` brackets, ``a`` ``b``
    (a^n b^n), ``yes`` ``no``;
 3. digits ``0``..``9``;
 4. function-table markers ``f1``..``f{max_levels-1}`` (``f1`` is the function applied first);

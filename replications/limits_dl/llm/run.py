@@ -44,7 +44,8 @@ def build_model(args):
 
         if not args.path:
             raise SystemExit("error: --adapter hf needs --path (a local checkpoint folder)")
-        return HFLocalModel(args.path, device=args.device, dtype=args.dtype, name=args.model)
+        return HFLocalModel(args.path, device=args.device, dtype=args.dtype, batch_size=args.batch_size,
+                            name=args.model)
     answers = {p.prompt_text(): p.reference_answer()
                for task in args.task for r in range(args.runs)
                for p in problems(task, args.samples, args.seed, r)}
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--temperature", type=float, default=0.0)
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=16, help="prompts per request (hf: per generate call)")
     ap.add_argument("--model", help="model id (openai) or display name")
     ap.add_argument("--base-url")
     ap.add_argument("--api-key-env", default="OPENAI_API_KEY")

@@ -196,3 +196,11 @@ def test_fano_bound_is_above_the_true_optimum_for_a_tiny_case():
 
 def test_theorem1_as_stated():
     assert B.theorem1_accuracy_upper_bound(8, 2, 2) == pytest.approx(1 - 12 / 72)
+
+
+def test_theorem1_as_stated_is_never_tighter_than_fano():
+    """Why the configs carry Fano checks only: on this grid Theorem 1's bound (state (d^2 + d) p)
+    allows at least what Fano allows for the d p bits the model actually has."""
+    looser = [(n, d, p) for n in (4, 8, 16, 64) for d in (1, 2, 4, 8, 32, 128) for p in range(1, 9)
+              if B.theorem1_accuracy_upper_bound(n, d, p) < B.fano_accuracy_bound(n, d * p) - 1e-9]
+    assert looser == []
