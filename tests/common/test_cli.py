@@ -115,6 +115,7 @@ def test_run_id_tracks_result_relevant_values_only():
     assert run_id(base) != run_id(other) and run_id(base) == run_id(cosmetic)
 
 
+@pytest.mark.slow
 def test_workers_train_runs_in_parallel_processes_with_the_same_results(tiny_fit, tmp_path, capsys):
     cfg, runs, _ = tiny_fit
     par = tmp_path / "runs"
@@ -127,6 +128,7 @@ def test_workers_train_runs_in_parallel_processes_with_the_same_results(tiny_fit
     assert all((par / "repeat_after_me" / "tiny" / name / "train.log").exists() for name in got)
 
 
+@pytest.mark.slow
 def test_a_failed_worker_run_is_named_with_its_log(tiny_fit, tmp_path, capsys):
     cfg, runs, _ = tiny_fit
     par = tmp_path / "runs"
