@@ -68,6 +68,7 @@ def test_dry_run_and_only_select_runs(tiny_fit, tmp_path, capsys):
     assert main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(fresh), "--sweep.only", "7"]) == 2
 
 
+@pytest.mark.slow
 def test_wrong_config_key_is_one_line_naming_the_key_and_writes_nothing(tiny_fit, tmp_path):
     cfg, _, _ = tiny_fit
     runs = tmp_path / "runs"

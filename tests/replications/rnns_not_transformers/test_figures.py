@@ -124,6 +124,7 @@ OFFICIAL = {"transformer-0.5m": 525_376, "transformer-1m": 1_050_688, "transform
             "hybrid-0.5m": 458_176, "hybrid-1m": 980_480, "hybrid-2m": 1_796_736}
 
 
+@pytest.mark.slow
 def test_paper_scale_models_have_the_official_sizes_exactly():
     parser, cfg = parse(REPLICATION, ["--config", str(CONFIGS / "fig3_sizes.yaml")], "test")
     seen = {}
