@@ -1,21 +1,18 @@
-"""The command line shared by every replication: ``python -m replications.<paper> fit|report --config figN.yaml``.
+"""The command line shared by every replication: ``python -m replications.<paper> fit|report --config figN.yaml``
+and ``python -m replications.<paper> reproduce --scale cpu|paper``.
 
 ``fit`` validates every run of a figure before training any, trains the runs not yet finished
 (resuming interrupted ones from their last checkpoint), then prints the measured-vs-published table
-and writes the plot. ``report`` does only the last step. The jobs live in their own modules:
-``common.config`` (parse, plan, validate, build), ``common.runner`` (train serially or in workers)
-and ``common.report`` (the table, claims and plot); this module routes a command to them.
+and writes the plot. ``report`` does only the last step. ``reproduce`` does ``fit`` for every figure
+of the paper at one scale, in one pool of workers, and writes the paper's REPORT.md. The jobs live in
+their own modules: ``common.config`` (parse, plan, validate, build), ``common.runner`` (train serially
+or in workers), ``common.reproduce`` and ``common.reporting``; this module routes a command to them.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import sys
-from pathlib import Path
-
-import yaml
-from jsonargparse import Namespace
 
 from common.config import (  # noqa: F401  (re-exported: the names replications and scripts import from here)
     build,
@@ -30,54 +27,19 @@ from common.config import (  # noqa: F401  (re-exported: the names replications 
 )
 from common.errors import ConfigError, Interrupted, TrainingCrash
 from common.io import os_error_line
-from common.published import load_published
-from common.report import build_report, write_report
-from common.results import RESULT_FILE, load_result, run_dir_name
+from common.reporting import paper_name, replication_dir, report  # noqa: F401  (re-exported)
+from common.reproduce import reproduce
 from common.runner import figure_dir, fit, is_rank_zero, train_run  # noqa: F401  (re-exported)
-from common.sweep import Run, run_id
 from common.workers import WORKER_ENV, die_with_parent, stop_on_signals, train_in_workers  # noqa: F401
 
 COMMANDS = {"fit": "train every run of a figure not yet finished, then report",
-            "report": "aggregate finished runs into the measured-vs-published table and plot"}
-
-
-def replication_dir(replication: str) -> Path:
-    """The folder of a replication package (its configs/ and published.yaml live there)."""
-    return Path(importlib.import_module(replication).__file__).parent
-
-
-def paper_name(replication: str) -> str:
-    """The paper's citation line from the replication's published.yaml (its package name if none)."""
-    path = replication_dir(replication) / "published.yaml"
-    doc = yaml.safe_load(path.read_text()) if path.exists() else None
-    return (doc or {}).get("paper", replication) if isinstance(doc, dict) else replication
-
-
-def report(replication: str, cfg: Namespace, runs: list[Run]) -> str:
-    """The figure's measured-vs-published table (markdown), written with its csv and plot beside the runs."""
-    fig_dir = figure_dir(cfg, replication)
-    results = []
-    for run in runs:
-        path = fig_dir / run_dir_name(run.labels, run.run_id)
-        try:
-            r = load_result(path)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        if r is None:
-            continue
-        if r.get("run_id") != run.run_id or run_id(r["config"]) != run.run_id:
-            raise ConfigError(f"{path / RESULT_FILE} was produced by a different config than run {run.name} of this "
-                              "figure; delete it or rerun with the config that made it")
-        results.append(r)
-    published = load_published(replication_dir(replication) / "published.yaml")
-    figure = figure_from(cfg)
-    rep = build_report(figure, results, published, paper_name(replication), expected_runs=len(runs))
-    md = write_report(rep, figure, published, fig_dir)
-    return md + f"\nWritten: {fig_dir / 'report.md'}, {fig_dir / 'report.csv'}, {fig_dir / (figure.id + '.png')}\n"
+            "report": "aggregate finished runs into the measured-vs-published table and plot",
+            "reproduce": "every figure of the paper at --scale cpu|paper (default cpu), then runs/<paper>/REPORT.md"}
 
 
 def usage(replication: str, prog: str) -> None:
-    print(f"usage: {prog} {{{','.join(COMMANDS)}}} --config FIGURE.yaml [overrides]\n")
+    print(f"usage: {prog} {{fit,report}} --config FIGURE.yaml [overrides]\n"
+          f"       {prog} reproduce --scale cpu|paper [overrides]\n")
     for name, what in COMMANDS.items():
         print(f"  {name:8s} {what}")
     configs = sorted(p.stem for p in (replication_dir(replication) / "configs").glob("*.yaml"))
@@ -88,6 +50,9 @@ def usage(replication: str, prog: str) -> None:
 def run_command(replication: str, command: str, rest: list[str], prog: str) -> None:
     if command not in COMMANDS:
         raise ConfigError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
+    if command == "reproduce":
+        reproduce(replication, rest, prog)
+        return
     args = resolve_config_names(rest, replication_dir(replication) / "configs")
     parser, cfg = parse(replication, args, f"{prog} {command}")
     if command == "report":

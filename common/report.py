@@ -303,13 +303,13 @@ def _panels(report: dict, figure: Figure, path: Path, plt) -> None:
         panel, line = _split(r["published_series"] if context else r["series"])
         cells.setdefault(panel, {}).setdefault(line, {"measured": {}, "published": {}})["published"][r["x"]] = r["published_y"]
     panels = list(cells)
-    lines = list(dict.fromkeys(l for p in panels for l in cells[p]))
-    colors = {l: f"C{i}" for i, l in enumerate(lines)}
+    lines = list(dict.fromkeys(line for p in panels for line in cells[p]))
+    colors = {line: f"C{i}" for i, line in enumerate(lines)}
     ncol = min(3, len(panels)) or 1
     nrow = max(1, -(-len(panels) // ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.0 * nrow), squeeze=False, sharey=True)
     for ax, panel in zip(axes.flat, panels):
-        xs = sorted({x for l in cells[panel].values() for k in ("measured", "published") for x in l[k]},
+        xs = sorted({x for cell in cells[panel].values() for k in ("measured", "published") for x in cell[k]},
                     key=lambda x: (isinstance(x, str), x))
         width = 0.8 / max(1, 2 * len(cells[panel]))
         for j, (line, data) in enumerate(cells[panel].items()):
@@ -336,10 +336,10 @@ def _panels(report: dict, figure: Figure, path: Path, plt) -> None:
         ax.set_xlabel(figure.x.split(":")[-1])
     handles, labels = [], []
     for ax in axes.flat:
-        for h, l in zip(*ax.get_legend_handles_labels()):
-            if l not in labels:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
                 handles.append(h)
-                labels.append(l)
+                labels.append(label)
     fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(6, len(labels)) or 1)
     fig.suptitle(f"{figure.id} ({figure.scale} scale): {figure.title}", fontsize=10)
     fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 6), 1, 0.97))

@@ -15,7 +15,8 @@ from pathlib import Path
 from common.claims import check_expression
 
 # Ranges by argument name, wherever the argument sits in the config (model, its architecture, data,
-# trainer). lr may be 0: a model with set weights (limits_dl E4) is evaluated untrained. None values mean "not set" and are not checked; lists are checked element by element.
+# trainer). lr may be 0: a model with set weights (limits_dl E4) is evaluated untrained. None values mean
+# "not set" and are not checked; lists are checked element by element.
 AT_LEAST_1 = {
     # sizes
     "d_model", "n_layer", "n_head", "d_ff", "d_state", "d_conv", "expand", "d_hidden", "readout_depth",

@@ -20,6 +20,9 @@ WORKER_ENV = "LIMITS_SWEEP_WORKER"  # set in worker processes: they train one ru
 def train_in_workers(replication: str, argv: list[str], pending: list, total: int, workers: int) -> None:
     """Train ``pending`` runs, ``workers`` at a time, each in a child process running this CLI on one run.
 
+    ``pending`` holds (run, run directory) pairs of the figure ``argv`` names, or (run, run directory,
+    argv) triples whose runs come from several figures (``reproduce`` shares one pool among them).
+
     Each child gets cores // workers intra-op threads (unless OMP_NUM_THREADS is set) and writes its
     output to ``train.log`` in its run directory; a failed run is reported at the end, with its log.
     If this process is stopped (SIGINT, SIGTERM), the children are stopped too (they keep their
@@ -32,7 +35,7 @@ def train_in_workers(replication: str, argv: list[str], pending: list, total: in
     try:
         while queue or running:
             while queue and len(running) < workers:
-                run, run_dir = queue.pop(0)
+                run, run_dir, *own = queue.pop(0)
                 with run_lock(run_dir) as holder:  # only a look: the child takes the lock itself
                     pass
                 if holder:
@@ -40,7 +43,8 @@ def train_in_workers(replication: str, argv: list[str], pending: list, total: in
                           f"(lock {run_dir / 'lock'}); run fit again once it has finished", flush=True)
                     continue
                 log = open(run_dir / "train.log", "ab")
-                cmd = [sys.executable, "-m", replication, "fit", *argv, "--sweep.only", str(run.index), "--sweep.workers", "1"]
+                cmd = [sys.executable, "-m", replication, "fit", *(own[0] if own else argv), "--sweep.only", str(run.index),
+                       "--sweep.workers", "1"]
                 running[subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)] = (run, run_dir, log, time.time())
                 print(f"[{run.index + 1}/{total}] {run.name}: training in {run_dir}", flush=True)
             time.sleep(0.2)

@@ -44,10 +44,20 @@ def planned(path: Path):
     return cfg, plan_runs(parser, cfg)
 
 
+def n_runs(path: Path) -> int:
+    """Runs of a config's sweep, from its YAML alone (each run is parsed and checked: ~0.1 s apiece)."""
+    n = 1
+    for axis in yaml.safe_load(path.read_text())["sweep"].get("grid") or []:
+        n *= len(axis["values"])
+    return n
+
+
+# Sweeps of more than 100 runs take over 10 s to plan: slow (the quick loop checks the other configs).
+SIZED = [pytest.param(p, marks=pytest.mark.slow) if n_runs(p) > 100 else p for p in CONFIGS]
 CONFIG_IDS = {"ids": lambda p: f"{p.parent.parent.name}/{p.name}"}
 
 
-@pytest.mark.parametrize("path", CONFIGS, **CONFIG_IDS)
+@pytest.mark.parametrize("path", SIZED, **CONFIG_IDS)
 def test_config_parses_and_every_run_validates(path):
     cfg, runs = planned(path)
     assert runs and len({r.run_id for r in runs}) == len(runs)
@@ -119,7 +129,7 @@ def covering(runs):
     return list({id(r): r for r in picked.values()}.values()) or runs[:1]
 
 
-@pytest.mark.parametrize("path", CONFIGS, **CONFIG_IDS)
+@pytest.mark.parametrize("path", SIZED, **CONFIG_IDS)
 def test_every_sweep_axis_value_reaches_the_built_objects(path):
     """lr, schedule, sizes, data keys, seeds: what a run's axes set is what its module, model, data and
     trainer are built with (the module's hyperparameters included), built on the meta device."""

@@ -147,7 +147,8 @@ class SequenceLM(L.LightningModule):
             lr=hp.lr, betas=tuple(hp.betas),
         )
         total = int(self.trainer.max_steps) if self._trainer is not None and self.trainer.max_steps > 0 else None
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, hp.warmup_steps, total, hp.schedule, hp.min_lr_ratio))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: lr_factor(s, hp.warmup_steps, total, hp.schedule, hp.min_lr_ratio))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # ----- evaluation -----
@@ -192,7 +193,7 @@ class SequenceLM(L.LightningModule):
         dm = self._datamodule()
         # A task's score may return a third item: {metric name: per-example score} logged beside acc_seq.
         scored = dm.score(pred, batch) if dm is not None else exact_match(pred, batch["answer"], batch["answer_mask"])
-        token_ok, seq_ok, extra = scored[0], scored[1], (scored[2] if len(scored) > 2 else {})
+        seq_ok, extra = scored[1], (scored[2] if len(scored) > 2 else {})  # token accuracy: from pred below
         m = self._metrics(stage, self._eval_set_name(dataloader_idx, stage))
         for name, values in extra.items():
             if name not in m:

@@ -92,7 +92,8 @@ def time_generation(dev) -> float:
         retrieval_generate_batch(model, batch["prompt"].to(dev), batch["answer"].shape[1], dm.retriever)
     sync()
     s = time.perf_counter() - t0
-    print(f"generation: one batch of {len(batch['prompt'])} graphs, n=64 retrieval, {batch['answer'].shape[1]} new tokens: {s:.1f} s")
+    print(f"generation: one batch of {len(batch['prompt'])} graphs, n=64 retrieval, "
+          f"{batch['answer'].shape[1]} new tokens: {s:.1f} s")
     return s
 
 

@@ -68,6 +68,7 @@ def test_dry_run_and_only_select_runs(tiny_fit, tmp_path, capsys):
     assert main(REPLICATION, ["fit", "--config", str(cfg), "--sweep.runs_dir", str(fresh), "--sweep.only", "7"]) == 2
 
 
+@pytest.mark.slow
 def test_wrong_config_key_is_one_line_naming_the_key_and_writes_nothing(tiny_fit, tmp_path):
     cfg, _, _ = tiny_fit
     runs = tmp_path / "runs"
@@ -115,6 +116,7 @@ def test_run_id_tracks_result_relevant_values_only():
     assert run_id(base) != run_id(other) and run_id(base) == run_id(cosmetic)
 
 
+@pytest.mark.slow
 def test_workers_train_runs_in_parallel_processes_with_the_same_results(tiny_fit, tmp_path, capsys):
     cfg, runs, _ = tiny_fit
     par = tmp_path / "runs"
@@ -127,6 +129,7 @@ def test_workers_train_runs_in_parallel_processes_with_the_same_results(tiny_fit
     assert all((par / "repeat_after_me" / "tiny" / name / "train.log").exists() for name in got)
 
 
+@pytest.mark.slow
 def test_a_failed_worker_run_is_named_with_its_log(tiny_fit, tmp_path, capsys):
     cfg, runs, _ = tiny_fit
     par = tmp_path / "runs"

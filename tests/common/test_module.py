@@ -42,6 +42,7 @@ def test_lr_schedule_warms_up_then_decays_to_min_ratio():
     assert lr_factor(55, 10, 100, "constant", 0.0) == 1.0
 
 
+@pytest.mark.slow  # torch.compile's first compilation takes tens of seconds on 2 cores
 def test_compiled_training_forward_matches_eager_and_keeps_parameter_names():
     torch.manual_seed(0)
     m = make(compile=True)

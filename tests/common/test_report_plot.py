@@ -17,7 +17,8 @@ def test_single_x_draws_one_bar_per_series_with_published_marker(tmp_path, monke
 
     calls = {}
     real_bar = matplotlib.axes.Axes.bar
-    monkeypatch.setattr(matplotlib.axes.Axes, "bar", lambda self, x, h, **k: calls.setdefault("bar", (list(x), list(h))) and real_bar(self, x, h, **k))
+    monkeypatch.setattr(matplotlib.axes.Axes, "bar",
+                        lambda self, x, h, **k: calls.setdefault("bar", (list(x), list(h))) and real_bar(self, x, h, **k))
     fig = Figure(id="f", title="t", x="eval:n", y="acc", series=["model"], scale="cpu")
     pub = [PublishedValue(figure="f", series="b", x=8, y=0.9, source="s", how="h")]
     plot(_report({"a": {8: 0.5}, "b": {8: 0.95}}), fig, pub, tmp_path / "f.png")

@@ -3,6 +3,8 @@ few training steps of a quantised-state SSM figure (E4b) down to its report."""
 import json
 from pathlib import Path
 
+import pytest
+
 from common.cli import main
 
 
@@ -11,6 +13,7 @@ def _result(root: Path, figure: str, label: str) -> dict:
     return json.loads(path.read_text())
 
 
+@pytest.mark.slow
 def test_e4a_counter_fails_exactly_one_past_the_dtype_limit(tmp_path, capsys):
     rc = main("replications.limits_dl", ["fit", "--config", "e4a_cpu", "--sweep.runs_dir", str(tmp_path),
                                          "--data.init_args.test_lengths", "[255, 256, 257, 2048, 2049]"])
@@ -26,6 +29,7 @@ def test_e4a_counter_fails_exactly_one_past_the_dtype_limit(tmp_path, capsys):
     assert report.count("| holds (check) |") == 1 and report.count("| inconclusive |") == 2
 
 
+@pytest.mark.slow
 def test_quantised_ssm_figure_trains_and_reports(tmp_path, capsys):
     rc = main("replications.limits_dl", ["fit", "--config", "e4b_cpu", "--sweep.runs_dir", str(tmp_path),
                                          "--sweep.only", "seed=0,p=2,d=8", "--trainer.max_steps", "4",
@@ -39,6 +43,7 @@ def test_quantised_ssm_figure_trains_and_reports(tmp_path, capsys):
     assert "E4b" in (tmp_path / "limits_dl" / "e4b_cpu" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_reread_cot_figure_decodes_through_the_oracle_splicer(tmp_path, capsys):
     rc = main("replications.limits_dl", ["fit", "--config", "e3_cpu", "--sweep.runs_dir", str(tmp_path),
                                          "--sweep.only", "seed=0,cot=reread", "--trainer.max_steps", "2",

@@ -35,6 +35,7 @@ def tiny(cfg: dict) -> dict:
     cfg["data"]["init_args"].update(batch_size=2, eval_examples=3, eval_batch_size=4)
     cfg["trainer"].update(max_steps=2, val_check_interval=1, logger=False, enable_model_summary=False)
     cfg["model"]["init_args"]["warmup_steps"] = 1
+    cfg["sweep"]["workers"] = 1  # in this process: a worker pays seconds of imports per run (workers: test_cli)
     return cfg
 
 

@@ -20,7 +20,8 @@ from common.cli import main, parse, plan_runs
 REPLICATION = "replications.rnns_not_transformers"
 CONFIGS = Path(__file__).parents[3] / "replications" / "rnns_not_transformers" / "configs"
 TINY = ["--trainer.val_check_interval", "1", "--data.init_args.eval_examples", "3",
-        "--data.init_args.eval_batch_size", "3", "--trainer.accelerator", "cpu", "--trainer.log_every_n_steps", "1"]
+        "--data.init_args.eval_batch_size", "3", "--trainer.accelerator", "cpu", "--trainer.log_every_n_steps", "1",
+        "--sweep.workers", "1"]  # in this process: a worker pays seconds of imports per run (workers: test_cli)
 
 
 def tiny_grid(config: str, n: int | None = None) -> str:
@@ -123,6 +124,7 @@ OFFICIAL = {"transformer-0.5m": 525_376, "transformer-1m": 1_050_688, "transform
             "hybrid-0.5m": 458_176, "hybrid-1m": 980_480, "hybrid-2m": 1_796_736}
 
 
+@pytest.mark.slow
 def test_paper_scale_models_have_the_official_sizes_exactly():
     parser, cfg = parse(REPLICATION, ["--config", str(CONFIGS / "fig3_sizes.yaml")], "test")
     seen = {}
