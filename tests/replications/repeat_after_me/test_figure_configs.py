@@ -16,6 +16,8 @@ def shrink(node):
     """Tiny models and data, same structure: widths 8, one layer, 2 heads, 2 training steps, 3 eval examples."""
     if isinstance(node, dict):
         out = {k: shrink(v) for k, v in node.items()}
+        if "trainer.max_steps" in out:  # a sweep label's own step budget
+            out["trainer.max_steps"] = 2
         if "d_model" in out:
             out.update(d_model=8, n_layer=1)
             if "n_head" in out:
@@ -58,3 +60,35 @@ def test_cpu_figure_runs_end_to_end_and_its_claims_are_decidable(path, tmp_path)
     for claim in cfg["figure"]["claims"]:
         row = next(line for line in md.splitlines() if line.startswith(f"| {claim['text']} |"))
         assert row.split(" | ")[2] in ("holds", "fails"), f"claim cannot be evaluated: {row}"  # claim | kind | verdict
+
+
+def _eval_lengths(data: dict) -> list[int]:
+    args = data["init_args"]
+    return [*args.get("val_lengths", []), *args.get("test_lengths", []), args.get("dup_length", 0)]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_training_context_exceeds_twice_the_longest_evaluated_string(path):
+    """The official code's rule (one context_len for training and evaluation, > 2 x max_eval_len)."""
+    cfg = yaml.safe_load(path.read_text())
+    assert cfg["data"]["init_args"]["context_len"] > 2 * max(_eval_lengths(cfg["data"]))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_claims_about_every_transformer_name_every_transformer(path):
+    cfg = yaml.safe_load(path.read_text())
+    arch = next((a for a in cfg["sweep"]["grid"] if a["name"] == "arch"), None)
+    transformers = [label for label, over in (arch or {"values": {}})["values"].items()
+                    if "Transformer" in over["model.init_args.model"]["class_path"]]
+    for claim in cfg["figure"]["claims"]:
+        if "every transformer" in claim["text"].lower():
+            missing = [t for t in transformers if f"'{t}'" not in claim["holds_if"]]
+            assert not missing, f"{claim['text']!r} does not test {missing}"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_headline_series_have_at_least_two_seeds(path):
+    cfg = yaml.safe_load(path.read_text())
+    seeds = [a for a in cfg["sweep"]["grid"] if a.get("key") == "seed_everything"]
+    assert seeds and len(seeds[0]["values"]) >= 2
+    assert cfg["data"]["init_args"].get("seed", 0) is None  # the data stream follows the seed too
