@@ -13,17 +13,17 @@ CONFIGS = sorted((Path(__file__).parents[3] / "replications" / "repeat_after_me"
 
 
 def shrink(node):
-    """Tiny models and data, same structure: widths 8, one layer, 2 heads, 2 training steps, 3 eval examples."""
+    """Tiny models and data, same structure: widths 8-16 (2 per head for Hard-ALiBi, whose windows stay), one layer, 2 steps."""
     if isinstance(node, dict):
         out = {k: shrink(v) for k, v in node.items()}
         if "trainer.max_steps" in out:  # a sweep label's own step budget
             out["trainer.max_steps"] = 2
         if "d_model" in out:
-            out.update(d_model=8, n_layer=1)
-            if "n_head" in out:
+            out.update(d_model=8 * max(1, out["d_model"] // 64), n_layer=1)  # widths 32 and 128 stay apart
+            if "num_masked_heads" in out:  # keep the windows: sweep labels may differ only there
+                out["d_model"] = 2 * out["n_head"]
+            elif "n_head" in out:
                 out["n_head"] = 2
-            if "num_masked_heads" in out:
-                out["num_masked_heads"] = 1
             if "d_state" in out:
                 out["d_state"] = 2
         return out
