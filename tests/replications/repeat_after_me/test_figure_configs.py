@@ -13,15 +13,17 @@ CONFIGS = sorted((Path(__file__).parents[3] / "replications" / "repeat_after_me"
 
 
 def shrink(node):
-    """Tiny models and data, same structure: widths 8, one layer, 2 heads, 2 training steps, 3 eval examples."""
+    """Tiny models and data, same structure: widths 8-16 (2 per head for Hard-ALiBi, whose windows stay), one layer, 2 steps."""
     if isinstance(node, dict):
         out = {k: shrink(v) for k, v in node.items()}
+        if "trainer.max_steps" in out:  # a sweep label's own step budget
+            out["trainer.max_steps"] = 2
         if "d_model" in out:
-            out.update(d_model=8, n_layer=1)
-            if "n_head" in out:
+            out.update(d_model=8 * max(1, out["d_model"] // 64), n_layer=1)  # widths 32 and 128 stay apart
+            if "num_masked_heads" in out:  # keep the windows: sweep labels may differ only there
+                out["d_model"] = 2 * out["n_head"]
+            elif "n_head" in out:
                 out["n_head"] = 2
-            if "num_masked_heads" in out:
-                out["num_masked_heads"] = 1
             if "d_state" in out:
                 out["d_state"] = 2
         return out
@@ -59,3 +61,35 @@ def test_cpu_figure_runs_end_to_end_and_its_claims_are_decidable(path, tmp_path)
     for claim in cfg["figure"]["claims"]:
         row = next(line for line in md.splitlines() if line.startswith(f"| {claim['text']} |"))
         assert row.split(" | ")[2] in ("holds", "fails"), f"claim cannot be evaluated: {row}"  # claim | kind | verdict
+
+
+def _eval_lengths(data: dict) -> list[int]:
+    args = data["init_args"]
+    return [*args.get("val_lengths", []), *args.get("test_lengths", []), args.get("dup_length", 0)]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_training_context_exceeds_twice_the_longest_evaluated_string(path):
+    """The official code's rule (one context_len for training and evaluation, > 2 x max_eval_len)."""
+    cfg = yaml.safe_load(path.read_text())
+    assert cfg["data"]["init_args"]["context_len"] > 2 * max(_eval_lengths(cfg["data"]))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_claims_about_every_transformer_name_every_transformer(path):
+    cfg = yaml.safe_load(path.read_text())
+    arch = next((a for a in cfg["sweep"]["grid"] if a["name"] == "arch"), None)
+    transformers = [label for label, over in (arch or {"values": {}})["values"].items()
+                    if "Transformer" in over["model.init_args.model"]["class_path"]]
+    for claim in cfg["figure"]["claims"]:
+        if "every transformer" in claim["text"].lower():
+            missing = [t for t in transformers if f"'{t}'" not in claim["holds_if"]]
+            assert not missing, f"{claim['text']!r} does not test {missing}"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_headline_series_have_at_least_two_seeds(path):
+    cfg = yaml.safe_load(path.read_text())
+    seeds = [a for a in cfg["sweep"]["grid"] if a.get("key") == "seed_everything"]
+    assert seeds and len(seeds[0]["values"]) >= 2
+    assert cfg["data"]["init_args"].get("seed", 0) is None  # the data stream follows the seed too
