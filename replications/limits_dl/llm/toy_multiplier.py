@@ -93,8 +93,8 @@ def make_batch(tok, rng, sizes: list[tuple[int, int]], batch_size: int, scratchp
     ids = torch.full((batch_size, width), tok.pad_token_id)
     lab = torch.full((batch_size, width), IGNORE)
     mask = torch.zeros((batch_size, width), dtype=torch.long)
-    for i, (r, l) in enumerate(zip(rows, labels)):
-        ids[i, :len(r)], lab[i, :len(l)], mask[i, :len(r)] = torch.tensor(r), torch.tensor(l), 1
+    for i, (row, target) in enumerate(zip(rows, labels)):
+        ids[i, :len(row)], lab[i, :len(target)], mask[i, :len(row)] = torch.tensor(row), torch.tensor(target), 1
     return {"input_ids": ids, "attention_mask": mask, "labels": lab}
 
 

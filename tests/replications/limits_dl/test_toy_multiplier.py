@@ -37,7 +37,7 @@ def test_training_batches_never_contain_excluded_problems():
     exclude = {(a, b) for a in range(10) for b in range(10)} - {keep}
     batch = T.make_batch(tok, random.Random(0), [(1, 1)], 16, False, exclude)
     for ids, labels in zip(batch["input_ids"], batch["labels"]):
-        answer = [int(t) for t, l in zip(ids, labels) if l != T.IGNORE]
+        answer = [int(t) for t, lab in zip(ids, labels) if lab != T.IGNORE]
         assert tok.decode(answer, skip_special_tokens=True) == "12"
 
 
