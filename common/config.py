@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import json
 import logging
 import re
 import sys
@@ -27,7 +28,6 @@ from lightning.pytorch.cli import LightningArgumentParser
 from common.errors import ConfigError
 from common.figure import Claim, Figure, Sweep
 from common.lit.datamodule import SyntheticDataModule
-from common.lit.module import SequenceLM
 from common.report import series_name
 from common.sweep import Axis, Run, expand, get_dotted, run_id, set_dotted
 from common.validate import check_figure, check_figure_data, check_ranges, check_sizes
@@ -40,13 +40,21 @@ NOT_CONFIG_FLAGS = ("--config", "--sweep", "--figure", "--print_config", "--help
 # ----- parsing -----
 
 def add_run_arguments(parser: LightningArgumentParser) -> None:
-    """The sections of one run: seed, trainer, model (a SequenceLM) and data (a SyntheticDataModule)."""
+    """The sections of one run: seed, trainer, model and data (a SyntheticDataModule).
+
+    The model is any LightningModule that trains a ``common.models.base.Network`` as ``.model`` and
+    names what it measures in ``METRICS`` and ``WHOLE_METRICS``: ``common.lit.module.SequenceLM``
+    (sequence models) or ``common.lit.classifier.BinaryClassifier`` (networks on vectors). The data
+    tells the model its input size: a vocabulary (``vocab_size``) or a vector length (``input_size``);
+    a link whose source the DataModule lacks is skipped.
+    """
     parser.add_argument("--seed_everything", type=Union[bool, int], default=True,
                         help="seed of the run (weights, dropout); an explicit integer is required")
     parser.add_lightning_class_args(L.Trainer, "trainer")
-    parser.add_lightning_class_args(SequenceLM, "model", subclass_mode=True)
+    parser.add_lightning_class_args(L.LightningModule, "model", subclass_mode=True)
     parser.add_lightning_class_args(SyntheticDataModule, "data", subclass_mode=True)
     parser.link_arguments("data.vocab_size", "model.init_args.vocab_size", apply_on="instantiate")
+    parser.link_arguments("data.input_size", "model.init_args.input_size", apply_on="instantiate")
 
 
 def _new_parser(**kwargs) -> LightningArgumentParser:
@@ -151,10 +159,11 @@ def figure_from(cfg: Namespace) -> Figure:
 # ----- planning -----
 
 def _strip(cfg: dict) -> dict:
-    """The run's own config: without the figure-level blocks and the vocab size linked from the data."""
+    """The run's own config: without the figure-level blocks and the input sizes linked from the data."""
     out = {k: copy.deepcopy(v) for k, v in cfg.items() if k not in NOT_RUN_KEYS}
     if isinstance(out.get("model", {}).get("init_args"), dict):
         out["model"]["init_args"].pop("vocab_size", None)
+        out["model"]["init_args"].pop("input_size", None)
     return out
 
 
@@ -188,13 +197,18 @@ def plan_runs(parser: ArgumentParser | None, cfg: Namespace, argv: list[str] = (
         raise ConfigError(str(e)) from None
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
+    parsed: dict[str, Namespace] = {}
     for run in runs:
         full = copy.deepcopy(base)
         for key, value in run.overrides.items():
             set_dotted(full, key, value)
-        if full.get("data", {}).get("init_args", {}).get("seed", 0) is None:
+        derived_seed = full.get("data", {}).get("init_args", {}).get("seed", 0) is None
+        if derived_seed:
             full["data"]["init_args"]["seed"] = full.get("seed_everything") or 0
-        ns = parse_run(full, run.name)
+        key = seedless_key(full, derived_seed)
+        ns = reuse_parse(parsed.get(key), full, derived_seed)
+        if ns is None:
+            ns = parsed[key] = parse_run(full, run.name)
         run.config = _strip(ns.as_dict())
         try:
             check_ranges(run.config)
@@ -209,6 +223,31 @@ def plan_runs(parser: ArgumentParser | None, cfg: Namespace, argv: list[str] = (
     except ValueError as e:
         raise ConfigError(str(e)) from None
     return runs
+
+
+def seedless_key(full: dict, derived_seed: bool) -> str:
+    """A run's config without its seeds (the data seed only where it follows ``seed_everything``)."""
+    out = {**full, "seed_everything": None}
+    if derived_seed:
+        out["data"] = {**out["data"], "init_args": {**out["data"]["init_args"], "seed": None}}
+    return json.dumps(out, sort_keys=True, default=repr)
+
+
+def reuse_parse(hit: Namespace | None, full: dict, derived_seed: bool) -> Namespace | None:
+    """``hit``, the namespace of an already-parsed run that differs only in its seeds, given this run's seeds.
+
+    Parsing is the slowest part of planning (about 0.1 s a run) and the seed axis multiplies the
+    runs; seeds are plain integers that no type check or default depends on. None when there is no
+    such run or this run's seed is not an explicit integer (``parse_run`` then says so).
+    """
+    seed = full.get("seed_everything")
+    if hit is None or not isinstance(seed, int) or isinstance(seed, bool):
+        return None
+    ns = hit.clone()
+    ns.seed_everything = seed
+    if derived_seed:
+        ns.data.init_args.seed = full["data"]["init_args"]["seed"]
+    return ns
 
 
 def merge_identical(runs: list[Run]) -> list[Run]:
@@ -233,7 +272,7 @@ def merge_identical(runs: list[Run]) -> list[Run]:
 # ----- building -----
 
 def build(ns: Namespace, instantiators=None) -> Namespace:
-    """A run's objects from its namespace: ``.model`` (SequenceLM), ``.data`` (its DataModule), ``.trainer``
+    """A run's objects from its namespace: ``.model`` (its LightningModule), ``.data`` (its DataModule), ``.trainer``
     (the Trainer's keyword arguments, a dict) and ``.seed_everything``.
 
     jsonargparse's own instantiation (``instantiators`` are passed to it: a test records every
@@ -281,7 +320,7 @@ def check_buildable(parser: ArgumentParser | None, run: Run, figure: Figure | No
         dm, model = init.data, init.model
         check_sizes(dm)
         if figure is not None:
-            check_figure_data(figure, dm)
+            check_figure_data(figure, dm, model.METRICS, model.WHOLE_METRICS)
         longest = dm.max_eval_tokens()
         limit = model.model.max_seq_len
         if longest and limit and longest > limit:

@@ -22,9 +22,12 @@ def seconds_per_step(model: torch.nn.Module, make_batch: Callable[[int], dict], 
     for i in range(steps + 1):
         batch = make_batch(i)
         t0 = time.perf_counter()
-        logits = model(batch["inputs"])
-        targets = batch["targets"].masked_fill(~batch["loss_mask"], -100)
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+        if "inputs" in batch:  # a sequence batch
+            logits = model(batch["inputs"])
+            targets = batch["targets"].masked_fill(~batch["loss_mask"], -100)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+        else:  # a vector batch (common.lit.classifier): any scalar of the scores costs the same step
+            loss = model(batch["x"]).float().square().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

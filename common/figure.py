@@ -7,6 +7,8 @@ from typing import Literal, Optional, Union, get_args
 
 ClaimKind = Literal["paper", "prediction", "control", "check"]
 CLAIM_KINDS = get_args(ClaimKind)
+Average = Literal["mean", "median"]
+AVERAGES = get_args(Average)
 
 
 @dataclass
@@ -14,8 +16,11 @@ class Claim:
     """A qualitative claim of the paper as a predicate over this figure's measured series.
 
     ``holds_if`` is an expression over ``at(series, x)``, ``last(series)``, ``reach(series, threshold)``,
-    ``published(series, x)``, numbers, arithmetic, comparisons, ``and``/``or``/``not``, ``min``/``max``.
-    It is inconclusive when a value it needs was not measured. ``kind`` says whose claim it is:
+    ``published(series, x)``, ``slope(series)`` (log-log least-squares slope over the measured points;
+    ``published_slope(series)`` the same over the published ones), numbers, arithmetic, comparisons,
+    ``and``/``or``/``not``, ``min``/``max``. ``at``, ``last``, ``reach`` and ``slope`` take an optional
+    last argument, another y of the same figure (e.g. ``at('k=3', 20, 'first_step:acc@fresh>=0.55')``).
+    It is inconclusive when a value it needs was not measured (or is infinite, for ``slope``). ``kind`` says whose claim it is:
     "paper" (the paper states it), "prediction" (derived from the paper's theory, not a published
     result; it can fail), "control" (a sanity check of the experiment itself, e.g. a baseline that must
     learn), or "check" (holds by construction, e.g. an upper bound implied by how the state is counted;
@@ -42,7 +47,9 @@ class Figure:
         x: "step", "samples", "eval:<param>" (x read from evaluation set names "<param>=<x>")
            or "axis:<name>" (x is a sweep axis label).
         y: metric key: with step/samples/axis x, a full key such as "acc_seq@len=300";
-           with eval x, the metric name such as "acc_seq".
+           with eval x, the metric name such as "acc_seq". With axis x, ``first_step:<key>>=<threshold>``
+           is each run's first evaluated step at which the validation metric <key> reached the threshold
+           (inf when it never did): e.g. iterations to 99% accuracy, ``first_step:acc@fresh>=0.99``.
         series: sweep axes whose labels name a curve; other axes (seeds) are averaged.
         published_id: which published figure to compare with (default: ``id``).
         scale: "paper" or "cpu"; a CPU-scale figure compares through its claims, and the published
@@ -53,6 +60,13 @@ class Figure:
         published_x: which published x values to lay out (default: all).
         panels: plot one panel per first series label (e.g. per model and size), published values
             beside measured ones, the paper's layout for bar figures over a few x values.
+        average: how the runs (seeds) of a point are combined: "mean" (± standard deviation) or "median"
+            (± half the interquartile range; robust to runs that never reach a threshold).
+        ylog: log-scale y axis.
+        slopes: fit each series' log-log slope (least squares of log y on log x, the exponent of a power
+            law y ∝ x^slope) and report it beside the slope of the published values of that series.
+        also_y: further metrics of the same runs and x, each plotted in a panel of its own beside y (e.g.
+            accuracy and loss beside a weight-movement measure); claims reach them by ``at``'s y argument.
     """
 
     id: str = "figure"
@@ -66,7 +80,15 @@ class Figure:
     published_series: Optional[Union[list[str], dict[str, str]]] = None
     published_x: Optional[list[Union[float, str]]] = None
     panels: bool = False
+    average: Average = "mean"
+    ylog: bool = False
+    slopes: bool = False
+    also_y: list[str] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.average not in AVERAGES:
+            raise ValueError(f"figure.average={self.average!r}; use one of {', '.join(AVERAGES)}")
 
 
 @dataclass

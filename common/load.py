@@ -2,7 +2,7 @@
 
     from common.load import load_run
     module, data = load_run("runs/rnns_not_transformers/fig3_cpu/n=8,format=cot,model=mamba-fdd3fc26d004")
-    module.model        # the SequenceModel, weights of the last checkpoint
+    module.model        # the network (a SequenceModel here), weights of the last checkpoint
     lightning.Trainer(logger=False).test(module, data)   # the run's test metrics, recomputed
 
 The run is rebuilt from its own ``config.yaml`` (the fully resolved config the sweep wrote) by the
@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
 import yaml
 
 from common.checkpoints import check_resumable
 from common.config import build, parse_run
 from common.lit.datamodule import SyntheticDataModule
-from common.lit.module import SequenceLM
 from common.sweep import run_id
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "last.ckpt") -> tuple[SequenceLM, SyntheticDataModule]:
-    """(module with the checkpoint's weights, in eval mode; the run's DataModule)."""
+def load_run(run_dir: str | Path, checkpoint: str = "last.ckpt") -> tuple[L.LightningModule, SyntheticDataModule]:
+    """(module with the checkpoint's weights, in eval mode, e.g. a SequenceLM; the run's DataModule)."""
     run_dir = Path(run_dir)
     cfg_path, ckpt_path = run_dir / "config.yaml", run_dir / "checkpoints" / checkpoint
     for path in (cfg_path, ckpt_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -14,6 +15,7 @@ from common.claims import Missing, evaluate
 from common.figure import Figure
 from common.io import atomic_write_bytes, atomic_write_text
 from common.published import PublishedValue
+from common.validate import FIRST_STEP
 
 
 @dataclass
@@ -35,6 +37,14 @@ def series_name(labels: dict, figure: Figure) -> str:
     return "/".join(labels[a] for a in figure.series if a in labels) or "all"
 
 
+def first_step(result: dict, key: str, threshold: float) -> float:
+    """The first evaluated step at which the validation metric ``key`` reached ``threshold``; inf if it never did."""
+    for h in result["history"]:
+        if h["metrics"].get(key, -math.inf) >= threshold:
+            return h["step"]
+    return math.inf
+
+
 def raw_points(result: dict, figure: Figure) -> list[tuple[object, float]]:
     """(x, y) pairs one run contributes to the figure."""
     kind, _, param = figure.x.partition(":")
@@ -44,6 +54,9 @@ def raw_points(result: dict, figure: Figure) -> list[tuple[object, float]]:
         pat = re.compile(rf"^{re.escape(figure.y)}@{re.escape(param)}=(.+)$")
         return [(_num(m.group(1)), v) for k, v in result["final"].items() if (m := pat.match(k))]
     if kind == "axis":
+        reached = FIRST_STEP.match(figure.y)
+        if reached and param in result["labels"]:
+            return [(_num(result["labels"][param]), first_step(result, reached.group(1), float(reached.group(2))))]
         if figure.y in result["final"] and param in result["labels"]:
             return [(_num(result["labels"][param]), result["final"][figure.y])]
         return []
@@ -56,35 +69,67 @@ def aggregate(results: list[dict], figure: Figure) -> dict[str, dict[object, Poi
     for r in results:
         for x, y in raw_points(r, figure):
             acc[series_name(r["labels"], figure)][x].append(float(y))
+    combine = median_point if figure.average == "median" else mean_point
     out = {}
     for s, xs in acc.items():
-        out[s] = {x: Point(statistics.fmean(v), statistics.pstdev(v) if len(v) > 1 else 0.0, len(v))
-                  for x, v in sorted(xs.items(), key=lambda kv: (isinstance(kv[0], str), kv[0]))}
+        out[s] = {x: combine(v) for x, v in sorted(xs.items(), key=lambda kv: (isinstance(kv[0], str), kv[0]))}
     return out
 
 
-def claim_functions(series: dict[str, dict[object, Point]], published: list[PublishedValue]):
-    def curve(s):
-        if s not in series or not series[s]:
-            raise Missing(s)
-        return series[s]
+def mean_point(v: list[float]) -> Point:
+    return Point(statistics.fmean(v), statistics.pstdev(v) if len(v) > 1 else 0.0, len(v))
 
-    def at(s, x):
-        c = curve(s)
+
+def median_point(v: list[float]) -> Point:
+    """Median, ± half the interquartile range (inf values, e.g. runs that never reached a threshold, sort last)."""
+    if len(v) < 2:
+        return Point(v[0], 0.0, 1)
+    q1, _, q3 = statistics.quantiles(v, n=4, method="inclusive")
+    half = (q3 - q1) / 2 if math.isfinite(q3 - q1) else math.inf
+    return Point(statistics.median(v), half, len(v))
+
+
+def loglog_slope(points: dict) -> float:
+    """Least-squares slope of log y on log x; Missing with fewer than two points or any non-positive/infinite one."""
+    pts = [(x, y) for x, y in points.items() if not isinstance(x, str)]
+    if len(pts) < 2 or any(not (0 < x < math.inf and 0 < y < math.inf) for x, y in pts):
+        raise Missing("slope needs at least two finite, positive points")
+    lx, ly = [math.log(x) for x, _ in pts], [math.log(y) for _, y in pts]
+    mx, my = statistics.fmean(lx), statistics.fmean(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
+
+
+def claim_functions(series: dict[str, dict[object, Point]], published: list[PublishedValue],
+                    other_y=None):
+    """The functions a claim may call; ``other_y(y)`` gives the series of another y of the figure."""
+    def curve(s, y=None):
+        pool = series if y is None else other_y(y)
+        if s not in pool or not pool[s]:
+            raise Missing(s)
+        return pool[s]
+
+    def at(s, x, y=None):
+        c = curve(s, y)
         if x not in c:
             raise Missing(f"{s}@{x}")
         return c[x].mean
 
-    def last(s):
-        c = curve(s)
+    def last(s, y=None):
+        c = curve(s, y)
         return c[list(c)[-1]].mean
 
-    def reach(s, threshold):
+    def reach(s, threshold, y=None):
         """First x where the series reaches ``threshold`` (inf if it never does)."""
-        for x, p in curve(s).items():
+        for x, p in curve(s, y).items():
             if p.mean >= threshold:
                 return x
         return math.inf
+
+    def slope(s, y=None):
+        return loglog_slope({x: p.mean for x, p in curve(s, y).items()})
+
+    def published_slope(s):
+        return loglog_slope({_num(v.x): v.y for v in published if v.series == s})
 
     def pub(s, x):
         for v in published:
@@ -92,7 +137,8 @@ def claim_functions(series: dict[str, dict[object, Point]], published: list[Publ
                 return v.y
         raise Missing(f"published {s}@{x}")
 
-    return {"at": at, "last": last, "reach": reach, "published": pub, "min": min, "max": max, "abs": abs}
+    return {"at": at, "last": last, "reach": reach, "published": pub, "slope": slope,
+            "published_slope": published_slope, "min": min, "max": max, "abs": abs}
 
 
 def shown_published(figure: Figure, published: list[PublishedValue]) -> list[tuple[PublishedValue, str]]:
@@ -140,12 +186,31 @@ def build_report(figure: Figure, results: list[dict], published: list[PublishedV
             row.update(measured_mean=point.mean, measured_std=point.std, runs=point.n, delta=d,
                        status="agrees" if abs(d) <= v.tolerance + v.uncertainty else "differs")
         rows.append(row)
-    funcs = claim_functions(series, [v for v, _ in shown_published(figure, published)])
+    others: dict[str, dict] = {}
+
+    def other_y(y: str) -> dict:
+        if y not in others:
+            others[y] = aggregate(results, dataclasses.replace(figure, y=y))
+        return others[y]
+
+    shown = shown_published(figure, published)
+    funcs = claim_functions(series, [v for v, _ in shown], other_y)
+    slopes = []
+    if figure.slopes:
+        for s in series:
+            row = {"series": s, "measured": None, "published": None}
+            for key, fn in (("measured", funcs["slope"]), ("published", funcs["published_slope"])):
+                try:
+                    row[key] = fn(s) if key == "measured" else fn(next(v.series for v, m in shown if m == s))
+                except (Missing, StopIteration):
+                    pass
+            slopes.append(row)
     claims = [{"claim": c.text, "kind": c.kind, "verdict": _verdict(c, funcs), "test": c.holds_if,
                "source": (f"{paper}, {c.source}" if c.source else paper) if c.kind == "paper" else (c.source or "ours")}
               for c in figure.claims]
     return {"figure": figure.id, "scale": figure.scale, "runs": len(results), "expected_runs": expected_runs,
-            "rows": rows, "claims": claims, "series": series}
+            "rows": rows, "claims": claims, "series": series, "slopes": slopes,
+            "also": {y: other_y(y) for y in figure.also_y}}
 
 
 def _md_table(header: list[str], rows: list[list]) -> str:
@@ -185,9 +250,11 @@ def _published_grid(rows: list[dict]) -> str:
 
 
 def render_markdown(report: dict, figure: Figure) -> str:
+    spread = ("each point is the median over runs (seeds), ± half the interquartile range"
+              if figure.average == "median" else "± is the standard deviation over runs (seeds)")
     out = [f"## {figure.id} ({figure.scale} scale): {figure.title}",
            f"Runs finished: {report['runs']} of {report['expected_runs']}. Accuracies are micro-averaged over "
-           "evaluation examples; ± is the standard deviation over runs (seeds)."]
+           f"evaluation examples; {spread}."]
     rows = report["rows"]
     if rows and figure.scale == "paper":
         measured = sum(r["measured_mean"] is not None for r in rows)
@@ -203,6 +270,11 @@ def render_markdown(report: dict, figure: Figure) -> str:
         hows = sorted({f"{r['how']}" + (f", ±{r['uncertainty']:.3f}" if r["uncertainty"] else ", exact") for r in rows})
         out += ["", f"Published values: {'; '.join(src)} (read from the {'; '.join(hows)}); "
                 "per-cell sources in report.csv."]
+    if report.get("slopes"):
+        fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
+        out += ["", "### Log-log slopes (least squares of log y on log x)",
+                _md_table(["series", "measured", "published" + (" (paper scale)" if figure.scale != "paper" else "")],
+                          [[r["series"], fmt(r["measured"]), fmt(r["published"])] for r in report["slopes"]])]
     if report["claims"]:
         out += ["", "### Claims (the paper's, or predictions and controls where marked)",
                 _md_table(["claim", "kind", "verdict", "test", "source"],
@@ -241,6 +313,8 @@ def render_csv(report: dict) -> str:
         for x, p in pts.items():
             if (s, x) not in shown or report["scale"] != "paper":
                 w.writerow(["measured", s, x, "", "", _f(p.mean), _f(p.std), p.n, "", "", "", ""])
+    for r in report.get("slopes", []):
+        w.writerow(["slope", r["series"], "", _f(r["published"]), "", _f(r["measured"]), "", "", "", "", "log-log", ""])
     for c in report["claims"]:
         w.writerow([f"claim ({c['kind']})", "", "", "", "", "", "", "", "", c["verdict"], c["claim"],
                     f"{c['source']}; test: {c['test']}"])
@@ -257,22 +331,22 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
     if figure.panels:
         _panels(report, figure, path, plt)
         return
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     xs_all = {x for pts in report["series"].values() for x in pts if not isinstance(x, str)}
+    also = list(report.get("also", {})) if len(xs_all) != 1 else []
+    fig, axes = plt.subplots(1, 1 + len(also), figsize=(6.4 + 4.4 * len(also), 4.2), squeeze=False)
+    ax = axes[0][0]
     if len(xs_all) == 1:  # one x for every series (e.g. one graph size): bars, not lines of one point
         _bars(ax, report, figure, published, xs_all.pop())
         _finish(fig, ax, figure, path, plt)
         return
-    colors = {}
-    for i, (s, pts) in enumerate(report["series"].items()):
-        xs = [x for x in pts if not isinstance(x, str)]
-        if not xs:
-            continue
-        ys = [pts[x].mean for x in xs]
-        sd = [pts[x].std for x in xs]
-        line, = ax.plot(xs, ys, "o-", ms=4, label=f"{s} (measured)")
-        colors[s] = line.get_color()
-        ax.fill_between(xs, [y - e for y, e in zip(ys, sd)], [y + e for y, e in zip(ys, sd)], color=colors[s], alpha=0.15)
+    colors = _lines(ax, report["series"], figure.ylog, {})
+    for extra, y in zip(axes[0][1:], also):  # further metrics of the same runs (e.g. accuracy and loss)
+        _lines(extra, report["also"][y], False, colors)
+        extra.set_ylabel(y)
+        extra.set_xlabel(figure.x)
+        extra.grid(alpha=0.3)
+        if figure.xlog:
+            extra.set_xscale("log")
     for v, mine in shown_published(figure, published):
         if isinstance(_num(v.x), str):
             continue
@@ -281,8 +355,26 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
                     label=f"{mine} (published)")
     if figure.xlog:
         ax.set_xscale("log")
+    if figure.ylog:
+        ax.set_yscale("log")
     ax.set_xlabel(figure.x)
     _finish(fig, ax, figure, path, plt)
+
+
+def _lines(ax, series: dict, ylog: bool, colors: dict) -> dict:
+    """One line per series (finite points), its ± band shaded; returns the colour of each series."""
+    out = {}
+    for s, pts in series.items():
+        xs = [x for x in pts if not isinstance(x, str) and math.isfinite(pts[x].mean)]
+        if not xs:
+            continue
+        ys = [pts[x].mean for x in xs]
+        sd = [pts[x].std if math.isfinite(pts[x].std) else 0.0 for x in xs]
+        line, = ax.plot(xs, ys, "o-", ms=4, label=f"{s} (measured)", **({"color": colors[s]} if s in colors else {}))
+        out[s] = line.get_color()
+        low = [max(y - e, y / 10) if ylog else y - e for y, e in zip(ys, sd)]  # a log axis has no room below 0
+        ax.fill_between(xs, low, [y + e for y, e in zip(ys, sd)], color=out[s], alpha=0.15)
+    return out
 
 
 def _split(series: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -36,9 +37,9 @@ FRACTION = {"min_lr_ratio": (0.0, 1.0, True), "rope_fraction": (0.0, 1.0, True),
 
 MAX_TOKENS = 1 << 17      # longest sequence a run may make (2x the longest any paper here uses)
 MAX_EVAL_TOKENS = 1 << 27  # all evaluation sets together, held in memory as Python lists
-METRICS = ("acc_token", "acc_seq", "n")
-CLAIM_FUNCTIONS = {"at", "last", "reach", "published", "min", "max", "abs"}
-SERIES_ARG = {"at", "last", "reach"}  # functions whose first argument names a measured series
+FIRST_STEP = re.compile(r"^first_step:(.+)>=([-+0-9.eE]+)$")  # y = a run's first step with <key> >= <threshold>
+CLAIM_FUNCTIONS = {"at", "last", "reach", "published", "slope", "published_slope", "min", "max", "abs"}
+SERIES_ARG = {"at", "last", "reach", "slope"}  # functions whose first argument names a measured series
 
 
 def _number(v) -> bool:
@@ -119,20 +120,36 @@ def check_figure(figure, axes: list[str], series_names: set[str]) -> None:
                                      f"not make; series: {', '.join(sorted(series_names))}")
 
 
-def check_figure_data(figure, dm) -> None:
-    """The figure's x and y name evaluation sets and metrics the DataModule produces."""
+def check_figure_data(figure, dm, metrics: tuple[str, ...], whole: tuple[str, ...] = ()) -> None:
+    """The figure's x and y (and ``also_y``) name evaluation sets and metrics the run measures.
+
+    ``metrics`` are measured per evaluation set (``<metric>@<set>``), ``whole`` once per evaluation:
+    the LightningModule's ``METRICS`` and ``WHOLE_METRICS``.
+    """
     kind, _, param = figure.x.partition(":")
     val, test = dm.eval_set_names("val"), dm.eval_set_names("test")
     if kind == "eval":
         if not any(n.startswith(param + "=") for n in test):
             raise ValueError(f"figure.x={figure.x!r}: no test set is named {param}=<x>; test sets: {', '.join(test)}")
-        if figure.y not in METRICS:
-            raise ValueError(f"figure.y={figure.y!r}: with x=eval:<param>, y is a metric: {', '.join(METRICS)}")
+        if figure.y not in metrics:
+            raise ValueError(f"figure.y={figure.y!r}: with x=eval:<param>, y is a metric: {', '.join(metrics)}")
         return
-    sets = val if kind in ("step", "samples") else test
-    keys = [f"{m}@{s}" for m in METRICS for s in sets]
-    if figure.y not in keys:
-        raise ValueError(f"figure.y={figure.y!r} is not measured; with x={figure.x} use one of: {', '.join(keys)}")
+    y, what = figure.y, f"figure.y={figure.y!r} is not measured"
+    if y.startswith("first_step:"):
+        reached = FIRST_STEP.match(y)
+        if kind != "axis" or not reached:
+            raise ValueError(f"figure.y={y!r}: write first_step:<validation metric>>=<threshold>, with x=axis:<name>")
+        y, sets = reached.group(1), val
+        what = f"figure.y={figure.y!r}: {y!r} in first_step: is not a validation metric"
+    else:
+        sets = val if kind in ("step", "samples") else test
+    keys = [f"{m}@{s}" for m in metrics for s in sets] + list(whole)
+    if y not in keys:
+        raise ValueError(f"{what}; with x={figure.x} use one of: {', '.join(keys)}")
+    for extra in figure.also_y:
+        if extra not in keys and not (kind == "axis" and FIRST_STEP.match(extra)):
+            raise ValueError(f"figure.also_y names {extra!r}, which is not measured; with x={figure.x} use: "
+                             f"{', '.join(keys)}")
 
 
 def check_writable(folder: Path) -> None:

@@ -50,6 +50,9 @@ class SequenceLM(L.LightningModule):
             decoding stay eager, so the step-wise state paths need no recompilation).
     """
 
+    METRICS = ("acc_token", "acc_seq", "n")  # per evaluation set: "acc_seq@<set>" (a task's score may add more)
+    WHOLE_METRICS: tuple[str, ...] = ()  # once per evaluation: none
+
     def __init__(
         self,
         model: Callable[[int], SequenceModel],

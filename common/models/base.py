@@ -11,7 +11,27 @@ import torch
 from torch import nn
 
 
-class SequenceModel(nn.Module):
+class Network(nn.Module):
+    """What training, planning and result files ask of any architecture: its size, kernel path and longest input.
+
+    ``SequenceModel`` (the zoo) and the small vector networks of ``common.lit.classifier`` derive from it.
+    """
+
+    def num_params(self, trainable_only: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    @property
+    def backend(self) -> str:
+        """Which kernel path runs the model (recorded in every result)."""
+        return "torch"
+
+    @property
+    def max_seq_len(self) -> int | None:
+        """Longest sequence the model accepts, or None when unbounded (or not a sequence model)."""
+        return None
+
+
+class SequenceModel(Network):
     """Base class of all language models in the zoo.
 
     Subclasses implement ``forward`` (full teacher-forced pass) and ``step`` (process new
@@ -50,16 +70,3 @@ class SequenceModel(nn.Module):
                 if p.ndim < 2 or isinstance(module, nn.Embedding) or getattr(p, "_no_weight_decay", False):
                     names.add(name)
         return names
-
-    def num_params(self, trainable_only: bool = True) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
-
-    @property
-    def backend(self) -> str:
-        """Which kernel path runs the sequence mixing (recorded in every result)."""
-        return "torch"
-
-    @property
-    def max_seq_len(self) -> int | None:
-        """Longest sequence the model accepts, or None when unbounded."""
-        return None
