@@ -53,6 +53,8 @@ class Figure:
         published_x: which published x values to lay out (default: all).
         panels: plot one panel per first series label (e.g. per model and size), published values
             beside measured ones, the paper's layout for bar figures over a few x values.
+        x_label, y_label: the axes in words, with units (default: ``common.report.axis_label`` of
+            ``x`` and ``y``, e.g. "accuracy (whole answer exact)" for acc_seq, "training step").
     """
 
     id: str = "figure"
@@ -66,6 +68,8 @@ class Figure:
     published_series: Optional[Union[list[str], dict[str, str]]] = None
     published_x: Optional[list[Union[float, str]]] = None
     panels: bool = False
+    x_label: Optional[str] = None
+    y_label: Optional[str] = None
     claims: list[Claim] = field(default_factory=list)
 
 

@@ -125,7 +125,7 @@ def _cut(row: list[int], budget: int, eos: set[int], stop: Optional[str], tok) -
         if t in eos:
             row = row[: k + 1]
             break
-    if stop:
+    if stop and stop in tok.decode(row):
         for k in range(1, len(row) + 1):
             if stop in tok.decode(row[:k]):
                 return row[:k]
