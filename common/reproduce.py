@@ -73,7 +73,8 @@ def reproduce(replication: str, argv: list[str], prog: str, train: bool = True) 
     if scale not in SCALES:
         raise ConfigError(f"--scale {scale}: use cpu (minutes to hours on a laptop) or paper (the published setup, a GPU)")
     if any(a.startswith(("--config", "--sweep.only", "--sweep.dry_run")) for a in rest):
-        raise ConfigError("--scale covers every figure of the paper: for one figure or some runs, use fit --config (report --config)")
+        raise ConfigError("--scale covers every figure of the paper: for one figure or some runs, use fit --config "
+                          "(report --config)")
     workers, rest = split_flag(rest, "--sweep.workers")
     paths = scale_configs(replication_dir(replication) / "configs", scale)
     if not paths:
