@@ -33,13 +33,13 @@ from common.runner import figure_dir, fit, is_rank_zero, train_run  # noqa: F401
 from common.workers import WORKER_ENV, die_with_parent, stop_on_signals, train_in_workers  # noqa: F401
 
 COMMANDS = {"fit": "train every run of a figure not yet finished, then report",
-            "report": "aggregate finished runs into the measured-vs-published table and plot",
+            "report": "aggregate finished runs into the measured-vs-published table and plot (--scale: REPORT.md)",
             "reproduce": "every figure of the paper at --scale cpu|paper (default cpu), then runs/<paper>/REPORT.md"}
 
 
 def usage(replication: str, prog: str) -> None:
     print(f"usage: {prog} {{fit,report}} --config FIGURE.yaml [overrides]\n"
-          f"       {prog} reproduce --scale cpu|paper [overrides]\n")
+          f"       {prog} {{reproduce,report}} --scale cpu|paper [overrides]\n")
     for name, what in COMMANDS.items():
         print(f"  {name:8s} {what}")
     configs = sorted(p.stem for p in (replication_dir(replication) / "configs").glob("*.yaml"))
@@ -50,8 +50,8 @@ def usage(replication: str, prog: str) -> None:
 def run_command(replication: str, command: str, rest: list[str], prog: str) -> None:
     if command not in COMMANDS:
         raise ConfigError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
-    if command == "reproduce":
-        reproduce(replication, rest, prog)
+    if command == "reproduce" or (command == "report" and any(a.startswith("--scale") for a in rest)):
+        reproduce(replication, rest, prog, train=command == "reproduce")
         return
     args = resolve_config_names(rest, replication_dir(replication) / "configs")
     parser, cfg = parse(replication, args, f"{prog} {command}")

@@ -67,6 +67,8 @@ class Figure:
             law y ∝ x^slope) and report it beside the slope of the published values of that series.
         also_y: further metrics of the same runs and x, each plotted in a panel of its own beside y (e.g.
             accuracy and loss beside a weight-movement measure); claims reach them by ``at``'s y argument.
+        x_label, y_label: the axes in words, with units (default: ``common.report.axis_label`` of
+            ``x`` and ``y``, e.g. "accuracy (whole answer exact)" for acc_seq, "training step").
     """
 
     id: str = "figure"
@@ -84,6 +86,8 @@ class Figure:
     ylog: bool = False
     slopes: bool = False
     also_y: list[str] = field(default_factory=list)
+    x_label: Optional[str] = None
+    y_label: Optional[str] = None
     claims: list[Claim] = field(default_factory=list)
 
     def __post_init__(self):

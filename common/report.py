@@ -33,6 +33,32 @@ def _num(x):
         return x
 
 
+METRIC_WORDS = {
+    "acc_seq": "accuracy (whole answer exact)", "acc_token": "accuracy per answer token", "acc": "accuracy",
+    "f1": "F1 (token overlap)", "em": "exact match", "loss": "loss (nats per token)",
+}
+X_WORDS = {"step": "training step", "samples": "training examples seen", "len": "length (tokens)"}
+
+
+def axis_label(key: str) -> str:
+    """A metric or x key in words: "acc_seq@len=300" -> "accuracy (whole answer exact) at len=300",
+    "eval:len" -> "length (tokens)", an unknown name as it is."""
+    if key in X_WORDS or ":" in key:
+        name = key.split(":", 1)[-1]
+        return X_WORDS.get(name, X_WORDS.get(key, name))
+    base, _, at = key.partition("@")
+    words = METRIC_WORDS.get(base, base)
+    return f"{words} at {at}" if at else words
+
+
+def x_words(figure: Figure) -> str:
+    return figure.x_label or axis_label(figure.x)
+
+
+def y_words(figure: Figure) -> str:
+    return figure.y_label or axis_label(figure.y)
+
+
 def series_name(labels: dict, figure: Figure) -> str:
     return "/".join(labels[a] for a in figure.series if a in labels) or "all"
 
@@ -260,10 +286,10 @@ def render_markdown(report: dict, figure: Figure) -> str:
         measured = sum(r["measured_mean"] is not None for r in rows)
         out += ["", "### Measured against published",
                 f"Each cell: published / measured (measured - published); {measured} of {len(rows)} published "
-                f"cells measured, the others say \"not run\". By {figure.x}:", "", _published_grid(rows)]
+                f"cells measured, the others say \"not run\". Columns: {x_words(figure)}.", "", _published_grid(rows)]
     elif rows:
         out += ["", "### Published values at paper scale (context: another scale, not compared)",
-                "Each cell: the published value. By " + figure.x + ":", "",
+                f"Each cell: the published value. Columns: {x_words(figure)}.", "",
                 _published_grid(rows)]
     if rows:
         src = sorted({r["source"].rsplit(", ", 2)[0] for r in rows})
@@ -279,10 +305,10 @@ def render_markdown(report: dict, figure: Figure) -> str:
         out += ["", "### Claims (the paper's, or predictions and controls where marked)",
                 _md_table(["claim", "kind", "verdict", "test", "source"],
                           [[c["claim"], c["kind"], c["verdict"], f"`{c['test']}`", c["source"]] for c in report["claims"]])]
-    out += ["", f"### Measured ({figure.y} by {figure.x})",
-            _md_table(["series", "x", "mean", "std", "runs"],
-                      [[s, x, f"{p.mean:.3f}", f"{p.std:.3f}", p.n] for s, pts in report["series"].items()
-                       for x, p in pts.items()])]
+    measured = [[s, x, f"{p.mean:.3f}", f"{p.std:.3f}", p.n] for s, pts in report["series"].items() for x, p in pts.items()]
+    out += ["", f"### Measured: {y_words(figure)} (`{figure.y}`) by {x_words(figure)}",
+            _md_table(["series", x_words(figure), "mean", "std", "runs"], measured) if measured
+            else "No run of this figure has finished yet."]
     return "\n".join(out) + "\n"
 
 
@@ -357,7 +383,7 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
         ax.set_xscale("log")
     if figure.ylog:
         ax.set_yscale("log")
-    ax.set_xlabel(figure.x)
+    ax.set_xlabel(x_words(figure))
     _finish(fig, ax, figure, path, plt)
 
 
@@ -423,9 +449,9 @@ def _panels(report: dict, figure: Figure, path: Path, plt) -> None:
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax in axes[:, 0]:
-        ax.set_ylabel(figure.y)
+        ax.set_ylabel(y_words(figure))
     for ax in axes[-1, :]:
-        ax.set_xlabel(figure.x.split(":")[-1])
+        ax.set_xlabel(x_words(figure))
     handles, labels = [], []
     for ax in axes.flat:
         for h, label in zip(*ax.get_legend_handles_labels()):
@@ -454,11 +480,11 @@ def _bars(ax, report: dict, figure: Figure, published: list[PublishedValue], x) 
             ax.errorbar([names.index(mine)], [v.y], yerr=[v.uncertainty], fmt="s", mfc="none", mec="k",
                         ecolor="k", ms=8, label="published")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=7)
-    ax.set_xlabel(f"{', '.join(figure.series)} ({figure.x} = {x})")
+    ax.set_xlabel(f"{', '.join(figure.series)} ({x_words(figure)} = {x})")
 
 
 def _finish(fig, ax, figure: Figure, path: Path, plt) -> None:
-    ax.set_ylabel(figure.y)
+    ax.set_ylabel(y_words(figure))
     ax.set_title(f"{figure.id} ({figure.scale} scale): {figure.title}", fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))

@@ -70,7 +70,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
-def paper_report(replication: str, scale: str, figures: list[tuple[Namespace, list[Run]]], command: str,
+def paper_report(replication: str, scale: str, figures: list[tuple[Namespace, list[Run]]], made_by: str,
                  out: Path, wall_s: float) -> str:
     """REPORT.md of a paper at one scale: a summary of every claim, then each figure's plot, table and claims,
     its training time and the provenance of its runs. Written to ``out``; returns the text."""
@@ -91,10 +91,15 @@ def paper_report(replication: str, scale: str, figures: list[tuple[Namespace, li
                                    f"Training time: {_duration(fig_train)} over {len(results)} run(s). Made with: {made}.",
                                    "", body[1] if len(body) > 1 else ""]))
     head = [f"# {paper_name(replication)}: every figure at {scale} scale", "",
-            f"Made by `{command}` (rerun it to resume; finished runs are kept). Figures: {len(figures)}; runs "
+            f"Made by {made_by}. Figures: {len(figures)}; runs "
             f"finished: {n_done} of {n_runs}; training time summed over runs: {_duration(train_s)}; wall time of "
             f"this command: {_duration(wall_s)}; written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
     if claims:
+        tally = {"holds": 0, "fails": 0, "inconclusive": 0}  # a check's verdict counts as its plain one
+        for c in claims:
+            key = c[3].split(" (")[0].lower()
+            tally[key] = tally.get(key, 0) + 1
+        head += ["Claims: " + ", ".join(f"{n} {v}" for v, n in tally.items() if n) + ".", ""]
         head += ["| figure | claim | kind | verdict |", "|---|---|---|---|"]
         head += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in claims]
         head.append("")

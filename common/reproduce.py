@@ -62,15 +62,19 @@ def go_on_without_gpu(runs: list, cost: dict, workers: int) -> bool:
                                       workers)
 
 
-def reproduce(replication: str, argv: list[str], prog: str) -> None:
-    """Validate every figure of the paper at ``--scale``, train what is not finished, write REPORT.md."""
+def reproduce(replication: str, argv: list[str], prog: str, train: bool = True) -> None:
+    """Validate every figure of the paper at ``--scale``, train what is not finished, write REPORT.md.
+
+    ``train=False`` (``report --scale``) writes REPORT.md from the runs finished so far and trains nothing.
+    """
     t0 = time.time()
     scale, rest = split_flag(argv, "--scale")
     scale = scale or "cpu"
     if scale not in SCALES:
         raise ConfigError(f"--scale {scale}: use cpu (minutes to hours on a laptop) or paper (the published setup, a GPU)")
     if any(a.startswith(("--config", "--sweep.only", "--sweep.dry_run")) for a in rest):
-        raise ConfigError("reproduce runs every figure of the paper: to run one figure or some runs, use fit --config")
+        raise ConfigError("--scale covers every figure of the paper: for one figure or some runs, use fit --config "
+                          "(report --config)")
     workers, rest = split_flag(rest, "--sweep.workers")
     paths = scale_configs(replication_dir(replication) / "configs", scale)
     if not paths:
@@ -92,6 +96,14 @@ def reproduce(replication: str, argv: list[str], prog: str) -> None:
     n_workers = int(workers) if workers else max(cfg.sweep.workers for cfg, _ in figures)
     total = sum(len(runs) for _, runs in figures)
     print(f"{len(figures)} figures at {scale} scale, {total} runs, {total - len(pending)} already finished", flush=True)
+    base = " ".join([f"python -m {replication} reproduce --scale {scale}", *rest])
+    if not train:
+        out = Path(figures[0][0].sweep.runs_dir) / replication.split(".")[-1] / "REPORT.md"
+        made = (f"`python -m {replication} report --scale {scale}` from the runs finished so far "
+                f"(`{base}` trains the others)")
+        paper_report(replication, scale, figures, made, out, time.time() - t0)
+        print(f"Written: {out}", flush=True)
+        return
     if scale == "paper" and pending and not go_on_without_gpu([r for r, _, _ in pending], cost, n_workers):
         return
     pending.sort(key=lambda p: -cost[id(p[0])])  # longest first, across figures
@@ -103,6 +115,6 @@ def reproduce(replication: str, argv: list[str], prog: str) -> None:
     if os.environ.get(WORKER_ENV):
         return
     out = Path(figures[0][0].sweep.runs_dir) / replication.split(".")[-1] / "REPORT.md"
-    command = " ".join([f"python -m {replication} reproduce --scale {scale}", *rest])
-    paper_report(replication, scale, figures, command, out, time.time() - t0)
+    paper_report(replication, scale, figures, f"`{base}` (rerun it to resume; finished runs are kept)", out,
+                 time.time() - t0)
     print(f"Written: {out}", file=sys.stdout, flush=True)

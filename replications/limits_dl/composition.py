@@ -52,15 +52,17 @@ composed map is uniform over all n^n functions (n log2 n bits of entropy, chance
 from __future__ import annotations
 
 import random
+from typing import Literal, get_args
 from dataclasses import dataclass
 
 from common.tasks import Example
 from replications.limits_dl.vocab import VOCAB, Vocab
 
-ORDERS = ("G-F-X", "X-G-F", "F-G-X", "X-F-G")
-COT_MODES = ("none", "offline", "online", "reread")
-FUNCTION_KINDS = ("perm-then-uniform", "uniform", "perm")
-QUERIES = ("one", "all")
+Order = Literal["G-F-X", "X-G-F", "F-G-X", "X-F-G"]
+CotMode = Literal["none", "offline", "online", "reread"]
+FunctionKind = Literal["perm-then-uniform", "uniform", "perm"]
+Queries = Literal["one", "all"]
+ORDERS, COT_MODES, FUNCTION_KINDS, QUERIES = (get_args(t) for t in (Order, CotMode, FunctionKind, Queries))
 
 
 @dataclass(frozen=True)

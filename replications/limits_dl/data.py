@@ -3,6 +3,7 @@ and the counting language a^n b^n, both drawn fresh for every example (nothing t
 from __future__ import annotations
 
 import random
+from typing import Literal
 
 import torch
 
@@ -43,8 +44,8 @@ class CompositionDataModule(SyntheticDataModule):
     ``acc_token@final``), all computed on the same examples.
     """
 
-    def __init__(self, n: int = 8, k: int = 2, order: str = "G-F-X", cot: str = "none",
-                 function_kind: str = "perm-then-uniform", queries: str = "one", pairs: bool = False,
+    def __init__(self, n: int = 8, k: int = 2, order: C.Order = "G-F-X", cot: C.CotMode = "none",
+                 function_kind: C.FunctionKind = "perm-then-uniform", queries: C.Queries = "one", pairs: bool = False,
                  max_n: int | None = None, batch_size: int = 64, eval_batch_size: int = 128,
                  eval_examples: int = 256, seed: int = 0, eval_seed: int = 20240201):
         super().__init__(batch_size, eval_batch_size, eval_examples, seed, eval_seed)
@@ -53,10 +54,6 @@ class CompositionDataModule(SyntheticDataModule):
         self.vocab = Vocab(max_n=max_n or n, max_levels=k + 1, pairs=pairs)
         if n > self.vocab.max_n:
             raise ValueError(f"data.n={n} exceeds data.max_n={max_n}")
-        if order not in C.ORDERS or cot not in C.COT_MODES or function_kind not in C.FUNCTION_KINDS \
-                or queries not in C.QUERIES:
-            raise ValueError(f"data.order in {C.ORDERS}, data.cot in {C.COT_MODES}, "
-                             f"data.function_kind in {C.FUNCTION_KINDS}, data.queries in {C.QUERIES}")
         if cot == "online" and (order != "X-G-F" or queries != "one"):
             raise ValueError("data.cot=online needs data.order=X-G-F and data.queries=one")
         if queries == "all" and order.startswith("X"):
@@ -147,14 +144,11 @@ class CountingDataModule(SyntheticDataModule):
     """
 
     def __init__(self, min_train_len: int = 1, max_train_len: int = 32, val_lengths: list[int] = (32,),
-                 test_lengths: list[int] = (16, 32, 64), eval_range: str = "upto", lang: str = "anbn",
+                 test_lengths: list[int] = (16, 32, 64), eval_range: Literal["exact", "upto"] = "upto",
+                 lang: FL.Language = "anbn",
                  batch_size: int = 64, eval_batch_size: int = 128, eval_examples: int = 256, seed: int = 0,
                  eval_seed: int = 20240201):
         super().__init__(batch_size, eval_batch_size, eval_examples, seed, eval_seed)
-        if eval_range not in ("exact", "upto"):
-            raise ValueError("data.eval_range must be 'exact' or 'upto'")
-        if lang != "anbn":
-            raise ValueError("data.lang: only 'anbn' has a forced completion of every length")
         if not 1 <= min_train_len <= max_train_len or any(v < 1 for v in [*val_lengths, *test_lengths]):
             raise ValueError("need 1 <= data.min_train_len <= data.max_train_len and positive evaluation lengths")
         self.train_n = (min_train_len, max_train_len)
@@ -172,7 +166,7 @@ class CountingDataModule(SyntheticDataModule):
 
     def eval_sets(self, stage: str):
         lengths = self.val_lengths if stage == "val" else self.test_lengths
-        exact = self.eval_range == "exact"
+        exact = {"exact": True, "upto": False}[self.eval_range]
         return {f"n={m}": (lambda rng, m=m: FL.completion_example(rng, self.lang, m if exact else 1, m,
                                                                   vocab=self.vocab))
                 for m in lengths}

@@ -12,11 +12,13 @@ Strings use the characters ``a b``; the vocabulary has tokens of the same names.
 from __future__ import annotations
 
 import random
+from typing import Literal, get_args
 
 from common.tasks import Example
 from replications.limits_dl.vocab import VOCAB, Vocab, make_example
 
-LANGUAGES = ("anbn",)
+Language = Literal["anbn"]
+LANGUAGES = get_args(Language)
 ALPHABET = {"anbn": ("a", "b")}
 
 

@@ -17,6 +17,8 @@ after every step cannot be parallelised), so ``forward`` and ``step`` share one 
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
@@ -186,7 +188,7 @@ class CounterSSM(SequenceModel):
     """
 
     def __init__(self, vocab_size: int, up: int | None = None, down: int | None = None, stop: int | None = None,
-                 dtype: str = "float32"):
+                 dtype: Literal["bfloat16", "float16", "float32", "float64"] = "float32"):
         super().__init__()
         from replications.limits_dl.vocab import VOCAB
 

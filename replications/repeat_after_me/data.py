@@ -8,7 +8,7 @@ import torch
 from common.lit.datamodule import SyntheticDataModule
 from replications.repeat_after_me.copy_task import copy_example, pack, special_ids
 from replications.repeat_after_me.duplicate_ngram import duplicate_ngram_example
-from replications.repeat_after_me.ngram_lookup import KEYS, example_length, lookup_example
+from replications.repeat_after_me.ngram_lookup import Key, example_length, lookup_example
 
 
 def _packed_batch(make_example, rng: random.Random, batch_size: int, context_len: int, pad_id: int) -> dict:
@@ -117,13 +117,11 @@ class NgramLookupDataModule(_StringTaskDataModule):
 
     shortest_why = ": a string must hold the key and the answer"
 
-    def __init__(self, key: str = "suffix", alphabet: int = 26, n_gram: int = 3, answer_len: int = 3,
+    def __init__(self, key: Key = "suffix", alphabet: int = 26, n_gram: int = 3, answer_len: int = 3,
                  unique_key: bool = True, min_train_len: int = 10, max_train_len: int = 20, context_len: int = 64,
                  pack: bool = True, val_lengths: list[int] = (20,), test_lengths: list[int] = (20,),
                  batch_size: int = 64, eval_batch_size: int = 128, eval_examples: int = 256, seed: int = 0,
                  eval_seed: int = 20240201):
-        if key not in KEYS:
-            raise ValueError(f"data.key={key!r}: choose one of {KEYS}")
         if alphabet < 2 or n_gram < 1:
             raise ValueError(f"need data.alphabet >= 2 and data.n_gram >= 1; got {alphabet}, {n_gram}")
         self.key, self.n_gram, self.answer_len, self.unique_key = key, n_gram, answer_len, unique_key

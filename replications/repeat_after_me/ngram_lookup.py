@@ -14,6 +14,7 @@ exactly once in ``s``, so the answer is unambiguous; without it, as in the offic
 occurrence.
 
 >>> import random
+from typing import Literal, get_args
 >>> e = lookup_example(random.Random(1), length=8, alphabet=4, n_gram=2, answer_len=2, key="suffix")
 >>> render(e.tokens, alphabet=4), render(e.answer, alphabet=4)
 ('$bacadddd|acad.', 'ad.')
@@ -23,13 +24,15 @@ occurrence.
 from __future__ import annotations
 
 import random
+from typing import Literal, get_args
 
 from common.tasks import Example
 from replications.repeat_after_me.copy_task import random_string, render, special_ids
 
 __all__ = ["KEYS", "lookup_example", "lookup_example_of", "key_positions", "render"]
 
-KEYS = ("prefix", "suffix")
+Key = Literal["prefix", "suffix"]
+KEYS = get_args(Key)
 
 
 def key_positions(string: list[int], n_gram: int, answer_len: int, unique_key: bool) -> list[int]:

@@ -17,8 +17,8 @@ from common.lit.datamodule import SyntheticDataModule
 from common.seeding import rng_for
 from common.tasks import Example
 from replications.rnns_not_transformers import fact_lookup as fl
-from replications.rnns_not_transformers.graphs import GENERATORS
-from replications.rnns_not_transformers.istree import FORMATS, answer_from_generation, istree_example
+from replications.rnns_not_transformers.graphs import GraphType
+from replications.rnns_not_transformers.istree import Format, answer_from_generation, istree_example
 from replications.rnns_not_transformers.retriever import InContextRetriever
 from replications.rnns_not_transformers.vocab import PAD, vocab_size
 
@@ -78,15 +78,11 @@ class IsTreeDataModule(PoolMixin, SyntheticDataModule):
             ``val_examples`` in the validation set that follows training.
     """
 
-    def __init__(self, n_nodes: int = 16, graph_type: str = "binary", format: str = "cot",
+    def __init__(self, n_nodes: int = 16, graph_type: GraphType = "binary", format: Format = "cot",
                  train_pool: int | None = 1_000_000, batch_size: int = 64, eval_batch_size: int = 128,
                  eval_examples: int = 5000, seed: int = 0, eval_seed: int = 20240228, val_examples: int | None = 256,
                  num_workers: int = 0):
         super().__init__(batch_size, eval_batch_size, eval_examples, seed, eval_seed, val_examples, num_workers)
-        if format not in FORMATS:
-            raise ValueError(f"data.format={format!r}; choose one of {FORMATS}")
-        if graph_type not in GENERATORS:
-            raise ValueError(f"data.graph_type={graph_type!r}; choose one of {sorted(GENERATORS)}")
         if n_nodes < 4:
             raise ValueError(f"data.n_nodes={n_nodes} must be >= 4")
         self.n_nodes, self.graph_type, self.format, self.train_pool = n_nodes, graph_type, format, train_pool
@@ -140,13 +136,11 @@ class FactLookupDataModule(PoolMixin, SyntheticDataModule):
             as for IsTree.
     """
 
-    def __init__(self, n_facts: int = 32, fillers: int = 0, format: str = "direct", n_keys: int = 64,
+    def __init__(self, n_facts: int = 32, fillers: int = 0, format: fl.Format = "direct", n_keys: int = 64,
                  n_values: int = 64, n_fillers: int = 8, train_pool: int | None = None, batch_size: int = 64,
                  eval_batch_size: int = 128, eval_examples: int = 1000, seed: int = 0, eval_seed: int = 20240228,
                  val_examples: int | None = 256, num_workers: int = 0):
         super().__init__(batch_size, eval_batch_size, eval_examples, seed, eval_seed, val_examples, num_workers)
-        if format not in fl.FORMATS:
-            raise ValueError(f"data.format={format!r}; choose one of {fl.FORMATS}")
         self.vocab = fl.FactVocab(n_fillers=n_fillers, n_keys=n_keys, n_values=n_values)
         if not 1 <= n_facts <= n_keys:
             raise ValueError(f"need 1 <= data.n_facts ({n_facts}) <= data.n_keys ({n_keys})")

@@ -35,14 +35,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Literal, get_args
 
 from common.tasks import Example
 from replications.rnns_not_transformers.retriever import facts, pending_query
 
 SPECIALS: tuple[str, ...] = ("[PAD]", "[BOS]", "[EOS]", "=", "[QUERY]", "[STARTSEARCH]", "[ENDSEARCH]", "[FAILED]")
 PAD, BOS, EOS, EQUALS, QUERY, STARTSEARCH, ENDSEARCH, FAILED = range(len(SPECIALS))
-FORMATS = ("direct", "retrieval")
+Format = Literal["direct", "retrieval"]
+FORMATS = get_args(Format)
 
 
 @dataclass(frozen=True)

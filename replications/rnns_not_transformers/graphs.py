@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Literal
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ def random_graph(rng: random.Random, n: int) -> Graph:
             return _finish(rng, n, edges)
 
 
+GraphType = Literal["binary", "random"]
 GENERATORS: dict[str, Callable[[random.Random, int], Graph]] = {"binary": binary_graph, "random": random_graph}
 
 

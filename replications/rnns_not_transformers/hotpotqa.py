@@ -195,26 +195,13 @@ def answerable_subset(generates: dict[str, Callable[[str], str]], examples: Iter
     return keep
 
 
-def hf_generator(model_name: str, max_new_tokens: int = 16, device: str | None = None) -> Callable[[str], str]:
-    """Greedy ``generate(prompt)`` of a pretrained causal LM from Hugging Face ``transformers``
-    (not a dependency of this package: install it to run the experiment)."""
-    try:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("the HotpotQA experiment needs `pip install transformers`") from e
-    tok = AutoTokenizer.from_pretrained(model_name)
-    model = AutoModelForCausalLM.from_pretrained(model_name).eval()
-    if device:
-        model.to(device)
+def hf_generator(model_name: str, max_new_tokens: int = 16, device: str = "auto") -> Callable[[str], str]:
+    """Greedy ``generate(prompt)`` of a pretrained causal LM (hub id or local folder) through
+    ``common.textgen`` (needs the optional extra: ``pip install -e ".[pretrained]"``)."""
+    from common.textgen import load
 
-    @torch.no_grad()
-    def generate(prompt: str) -> str:
-        ids = tok(prompt, return_tensors="pt").to(model.device)
-        out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
-        return tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
-
-    return generate
+    gen = load(model_name, device=device)
+    return lambda prompt: gen.generate([prompt], max_new_tokens, skip_special_tokens=True)[0]
 
 
 # ----- Fig. 6: accuracy against the number of paragraphs, both panels -----------------------------------

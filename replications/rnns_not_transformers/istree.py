@@ -46,6 +46,7 @@ As in the official code, node 0 has no record, so a back edge *to the root* also
 from __future__ import annotations
 
 import random
+from typing import Literal, get_args
 
 from common.tasks import Example
 from replications.rnns_not_transformers.graphs import Graph, make_graph
@@ -53,7 +54,8 @@ from replications.rnns_not_transformers.vocab import (
     BOS, DASH, ENDSEARCH, EOS, FAILED, FALSE, STARTSEARCH, TILDE, TRUE, node_token,
 )
 
-FORMATS = ("no_cot", "cot", "retrieval")
+Format = Literal["no_cot", "cot", "retrieval"]
+FORMATS = get_args(Format)
 
 
 def euler_tour(g: Graph) -> list[int]:

@@ -30,6 +30,7 @@ and writes nothing (no run folder). The trial numbers are those of the newcomer 
 | 60     | two fits on one folder                             | the second skips locked runs, saying so | test_processes |
 | 61     | disk full while writing                            | one line naming the file and the fix  | test_os_errors |
 | 62     | paper-scale config on a CPU                        | one warning: runs, steps, timed estimate | test_estimate |
+| L1-L6  | a choice-valued data or model argument off its list | jsonargparse's one line (`Literal[...]` types), rc 2 | TRIALS |
 """
 import os
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from common.cli import main
 
 TINY = "replications.repeat_after_me"
 RNNS = "replications.rnns_not_transformers"
+RAM = "replications.repeat_after_me"
+LDL = "replications.limits_dl"
 
 
 @dataclass
@@ -93,6 +96,19 @@ TRIALS = [
           sections={"figure": {"claims": [{"text": "t", "holds_if": "at('mamba', 3) > 0.5"}]}}),
     Trial("38", expect="figure.x='bogus'", command="report", sections={"figure": {"x": "bogus"}}),
     Trial("38b", expect="figure.series names 'model'", sections={"figure": {"series": ["model"]}}),
+    # choice-valued arguments are typed Literal[...]: the parser names the key, the choices and the bad value
+    Trial("L1", ["--config", "fig3_cpu", "--data.init_args.graph_type", "grid"],
+          "graph_type: Expected a typing.Literal['binary', 'random']. Got value: grid", replication=RNNS),
+    Trial("L2", ["--config", "factlookup_cpu", "--data.init_args.format", "dfs"],
+          "format: Expected a typing.Literal['direct', 'retrieval']. Got value: dfs", replication=RNNS),
+    Trial("L3", ["--config", "fig5_cpu", "--data.init_args.key", "middle"],
+          "key: Expected a typing.Literal['prefix', 'suffix']", replication=RAM),
+    Trial("L4", ["--config", "e1_cpu", "--data.init_args.order", "G-X-F"], "order: Expected a typing.Literal",
+          replication=LDL),
+    Trial("L5", ["--config", "e4b_cpu", "--data.init_args.eval_range", "within"],
+          "eval_range: Expected a typing.Literal['exact', 'upto']", replication=LDL),
+    Trial("L6", ["--config", "e1_cpu", "--data.init_args.function_kind", "random"], "function_kind: Expected",
+          replication=LDL),
     Trial("38c", expect="figure.y='acc_seq@len=7' is not measured", sections={"figure": {"x": "step", "y": "acc_seq@len=7"}}),
 ]
 

@@ -49,12 +49,22 @@ def test_reproduce_trains_every_figure_of_the_scale_and_writes_one_report(paper,
     for fid in ("a_cpu", "b_cpu"):
         assert f"## {fid} (cpu scale): figure {fid}" in report and f"![{fid}]({fid}/{fid}.png)" in report
         assert (runs / PAPER / fid / f"{fid}.png").exists()
-    assert "Made with: commit" in report
+    assert "Made with: commit" in report and "Claims: 2 holds, 1 inconclusive." in report
 
     before = {p: p.stat().st_mtime_ns for p in runs.rglob("result.json")}
     assert main(PAPER, ["reproduce", "--sweep.runs_dir", str(runs), "--sweep.workers", "1"]) == 0  # cpu: the default
     assert "3 runs, 3 already finished" in capsys.readouterr().out
     assert before == {p: p.stat().st_mtime_ns for p in runs.rglob("result.json")}
+
+
+def test_report_scale_writes_the_paper_report_from_finished_runs_and_trains_nothing(paper, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(PAPER, ["report", "--scale", "cpu", "--sweep.runs_dir", str(runs)]) == 0
+    assert "3 runs, 0 already finished" in capsys.readouterr().out
+    report = (runs / PAPER / "REPORT.md").read_text()
+    assert "runs finished: 0 of 3" in report and f"`python -m {PAPER} report --scale cpu` from the runs finished" in report
+    assert "| b_cpu | lstm runs | check | inconclusive |" in report and "Claims: 3 inconclusive." in report
+    assert not list(runs.rglob("result.json")) and not list(runs.rglob("*.ckpt"))  # nothing trained
 
 
 def test_runs_of_all_figures_share_one_worker_pool_longest_first(paper, tmp_path, monkeypatch, capsys):

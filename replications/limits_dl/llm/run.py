@@ -7,8 +7,10 @@ every completion and a report with the published numbers beside the measured one
     python -m replications.limits_dl.llm --adapter oracle --task multiplication:4x3   # protocol check
     python -m replications.limits_dl.llm --report-only   # the published numbers, nothing run
 
-Writes ``<out>/<model>/<task>.json`` (accuracies + records) and ``<out>/report.md`` (every result
-under ``<out>``, and each published value with "not run here" where no run matches it).
+Writes ``<out>/<model>/<task>.json`` (accuracies + records) and, through ``common.report``,
+``<out>/report.md``, ``report.csv`` and ``llm.png`` (every result under ``<out>``; each published value
+beside the run whose model name and task match it, or "not run": name a model as the paper does,
+``--model GPT-4``, to compare it).
 """
 from __future__ import annotations
 
@@ -18,13 +20,18 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
+
 from common.io import atomic_write_text
+from common.figure import Figure
 from common.published import load_published
+from common.report import build_report
+from common.report import write_report as write_report_files
 from replications.limits_dl.llm.interface import GenerationConfig, OracleModel
 from replications.limits_dl.llm.protocol import PAPER_RUNS, PAPER_SAMPLES, evaluate, problems
 
 PUBLISHED = Path(__file__).parents[1] / "published.yaml"
-FIGURE = "llm"  # published.yaml entries of the prompted-LLM results
+FIGURE_ID = "llm"  # published.yaml entries of the prompted-LLM results
 
 
 def _safe(name: str) -> str:
@@ -61,30 +68,25 @@ def load_results(out: Path) -> list[dict]:
     return found
 
 
-def render_report(results: list[dict], published_path: Path = PUBLISHED) -> str:
-    """Markdown: measured runs, then each published value beside the matching run or 'not run here'."""
-    pub = [v for v in load_published(published_path) if v.figure == FIGURE]
-    lines = ["## Prompted LLMs (the paper's own experiments, note §5)", "",
-             "Accuracy = fraction of problems whose final answer the task's parser accepts; mean ± std over runs.", "",
-             "### Measured here", "", "| model | task | samples x runs | accuracy | per run |", "|---|---|---|---|---|"]
-    for r in results:
-        per = ", ".join(f"{a:.3f}" for a in r["accuracies"])
-        lines.append(f"| {r['model']} | {r['task']} | {r['samples']} x {r['runs']} | {r['mean']:.3f} ± {r['std']:.3f} "
-                     f"| {per} |")
-    if not results:
-        lines.append("| (none) | | | | |")
-    lines += ["", "### Published (Zubić et al. 2025)", "",
-              "| model | task | published | measured here | status | source |", "|---|---|---|---|---|---|"]
-    for v in pub:
-        match = [r for r in results if r["model"].lower() == v.series.lower() and r["task"] == str(v.x)]
-        if match:
-            r = match[-1]
-            ok = abs(r["mean"] - v.y) <= v.tolerance + v.uncertainty
-            measured, status = f"{r['mean']:.3f} ± {r['std']:.3f}", "agrees" if ok else "differs"
-        else:
-            measured, status = "", "not run here"
-        lines.append(f"| {v.series} | {v.x} | {v.y:.2f} ({v.how}) | {measured} | {status} | {v.source} |")
-    return "\n".join(lines) + "\n"
+FIGURE = Figure(id=FIGURE_ID, title="Prompted LLMs: accuracy per task", x="axis:task", y="acc", series=["model"],
+                panels=True)
+
+
+def as_results(results: list[dict]) -> list[dict]:
+    """One record per protocol run in ``common.report``'s layout (labels model, task, run; final acc), so
+    the report gives each model and task the mean and std over runs."""
+    return [{"labels": {"model": r["model"], "task": r["task"], "run": str(i)}, "final": {"acc": acc}, "history": []}
+            for r in results for i, acc in enumerate(r["accuracies"])]
+
+
+def write_report(results: list[dict], out: Path, published_path: Path = PUBLISHED) -> str:
+    """``<out>/report.md``, ``report.csv`` and ``llm.png`` through ``common.report``: each published value
+    beside the run of the same model name and task, or "not run"."""
+    published = load_published(published_path)
+    paper = yaml.safe_load(Path(published_path).read_text()).get("paper", "")
+    runs = as_results(results)
+    return write_report_files(build_report(FIGURE, runs, published, paper, expected_runs=len(runs)), FIGURE,
+                              published, out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write_text(path, json.dumps(res, indent=1))
             print(f"{model.name} {task}: {res['mean']:.3f} ± {res['std']:.3f} over {args.runs} runs of "
                   f"{args.samples} ({path})")
-    md = render_report(load_results(out))
-    atomic_write_text(out / "report.md", md)
-    print(md)
+    print(write_report(load_results(out), out))
     return 0
 
 

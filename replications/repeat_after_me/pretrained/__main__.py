@@ -3,6 +3,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from common.errors import ConfigError
+from common.textgen import DTYPES
 from replications.repeat_after_me.pretrained.run import load_config, report, run_model
 
 
@@ -18,9 +20,10 @@ def main(argv=None) -> int:
     ap.add_argument("--per_length", type=int, default=None, help="override prompts per batch")
     ap.add_argument("--batches", type=int, default=None, help="override batches per x")
     ap.add_argument("--lengths", type=int, nargs="*", default=None, help="override the x values")
+    ap.add_argument("--batch_size", type=int, default=None, help="prompts per generate call (default 1)")
     ap.add_argument("--data_file", default=None, help="copy: text documents; squad: SQuAD-v2 JSON")
     ap.add_argument("--tokenizer", default=None, help="folder or hub id for every model; 'own': each model's own")
-    ap.add_argument("--dtype", default=None, help="one dtype for every model (float32, float16, bfloat16)")
+    ap.add_argument("--dtype", default=None, choices=list(DTYPES), help="one dtype for every model")
     ap.add_argument("--phone_format", default=None, choices=["dashed", "plain"],
                     help="phone book: 609-323-7777 as the paper prints it, or ten digits as the official code")
     args = ap.parse_args(argv)
@@ -29,7 +32,7 @@ def main(argv=None) -> int:
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    for key in ("per_length", "batches", "lengths", "data_file", "phone_format"):
+    for key in ("per_length", "batches", "lengths", "batch_size", "data_file", "phone_format"):
         if getattr(args, key) is not None:
             setattr(cfg, key, getattr(args, key))
     if args.tokenizer is not None:
@@ -48,7 +51,11 @@ def main(argv=None) -> int:
     runs_dir = Path(args.runs_dir)
     if args.command == "run":
         for label in labels or list(cfg.models):
-            r = run_model(cfg, label, runs_dir, args.device)
+            try:
+                r = run_model(cfg, label, runs_dir, args.device)
+            except (ConfigError, ImportError) as e:
+                print(f"error: {label}: {e}", file=sys.stderr)
+                return 2
             print(f"{label}: {r['wall_time_s']} s")
     print(report(cfg, runs_dir))
     return 0

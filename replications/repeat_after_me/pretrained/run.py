@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from common import textgen
 from common.figure import Claim, Figure
 from common.io import atomic_write_json
 from common.published import load_published
@@ -28,6 +29,10 @@ from replications.repeat_after_me.pretrained.score import score
 HERE = Path(__file__).parent
 REPLICATION_DIR = HERE.parent
 TASKS = ("phonebook", "copy", "squad")
+# The paper ran the original ``mamba_ssm`` checkpoints with its CUDA kernels in fp16; the ``-hf`` conversions
+# hold the same weights for the ``transformers`` implementation. In half precision the SSM's ``A_log`` and
+# ``D`` stay fp32, as ``mamba_ssm`` keeps them (a plain fp16 load would round them).
+KEEP_FP32 = ("A_log", "D")
 
 
 @dataclass
@@ -47,6 +52,7 @@ class PretrainedFigure:
             (ten digits, as the official code writes them).
         data_file: copy: text documents (one per line, or JSON lines with "text"); squad: SQuAD-v2 JSON.
         seed: prompts are drawn from random.Random(seed, x, batch), the same for every model.
+        batch_size: prompts per generate call (left-padded; 1 decodes each prompt alone).
     """
 
     id: str
@@ -62,6 +68,7 @@ class PretrainedFigure:
     phone_format: str = "dashed"
     data_file: str | None = None
     seed: int = 0
+    batch_size: int = 1
     xlog: bool = False
     claims: list[dict] = field(default_factory=list)
 
@@ -160,14 +167,15 @@ GENERATION = {  # budget and stop string per task, as the official code
 
 
 def evaluate(cfg: PretrainedFigure, generate, prompts: dict[int, list[list[P.Prompt]]], eos: str | None = None) -> dict:
-    """Score ``generate(prompt_text) -> continuation`` on every prompt: mean and std over batches per x."""
+    """Score ``generate(prompt_texts) -> continuations`` on every prompt: mean and std over batches per x."""
     final, samples = {}, []
     for x, batches in prompts.items():
         per_batch: dict[str, list[float]] = {}
         for batch in batches:
             if not batch:
                 continue
-            scores = [score(cfg.task, generate(p.text), p.answers, eos) for p in batch]
+            outs = generate([p.text for p in batch])
+            scores = [score(cfg.task, o, p.answers, eos) for p, o in zip(batch, outs)]
             for m in scores[0]:
                 per_batch.setdefault(m, []).append(statistics.fmean(s[m] for s in scores))
             samples.append({"x": x, "prompt_tail": batch[0].text[-80:], "answers": batch[0].answers})
@@ -180,15 +188,14 @@ def evaluate(cfg: PretrainedFigure, generate, prompts: dict[int, list[list[P.Pro
 
 def run_model(cfg: PretrainedFigure, label: str, runs_dir: Path, device: str = "auto", documents=None) -> dict:
     """Load one model, evaluate it on the figure's prompts, write its result.json."""
-    from replications.repeat_after_me.pretrained.models import greedy, load
-
     start = time.time()
-    model, tok = load(cfg.models[label], cfg.tokenizer, cfg.dtypes.get(label, "float32"), device)
+    gen = textgen.load(cfg.models[label], cfg.tokenizer, cfg.dtypes.get(label, "float32"), device,
+                       keep_fp32=KEEP_FP32, batch_size=cfg.batch_size)
+    model, tok = gen.model, gen.tokenizer
     if cfg.task == "copy" and documents is None:
         documents = read_documents(cfg.data_file) if cfg.data_file else c4_documents()
     prompts = build_prompts(cfg, tok, documents)
-    gen = GENERATION[cfg.task]
-    out = evaluate(cfg, lambda text: greedy(model, tok, text, **gen), prompts, eos=tok.eos_token)
+    out = evaluate(cfg, lambda texts: gen.generate(texts, **GENERATION[cfg.task]), prompts, eos=tok.eos_token)
     result = {"run_id": f"{cfg.id}-{label}", "labels": {"model": label}, "config": asdict(cfg), "final": out["final"],
               "history": [], "samples": out["samples"], "wall_time_s": round(time.time() - start, 1),
               "provenance": {"model": cfg.models[label], "device": str(model.device), "dtype": str(model.dtype)}}

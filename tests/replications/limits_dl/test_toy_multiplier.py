@@ -1,7 +1,7 @@
 """The toy multiplier: its tokenizer round-trips what the harness parses, training keeps the
 harness's problems out, and a tiny trained model saved with ``save_pretrained`` runs through the
 harness's hf adapter with the same completions as a one-prompt-at-a-time greedy decode (batching,
-left padding and the export change nothing), with the paper's numbers printed beside it."""
+left padding and the export change nothing), with the paper's numbers beside it in the report ``common.report`` writes."""
 import random
 
 import pytest
@@ -65,6 +65,7 @@ def test_tiny_trained_model_runs_through_the_harness(tmp_path, capsys):
         assert rec["completion"] == _greedy(hf.model, hf.tok, rec["prompt"], 6)
     assert R.main(["--adapter", "hf", "--path", str(ckpt), "--model", "toy", "--task", "multiplication:2x2",
                    "--samples", "3", "--runs", "1", "--max-tokens", "6", "--out", str(tmp_path / "out")]) == 0
-    report = (tmp_path / "out" / "report.md").read_text()
-    assert "| toy | multiplication:2x2 | 3 x 1 |" in report
-    assert "| GPT-4 | multiplication:4x3 | 0.27" in report and "| Jamba | multiplication:4x3 | 0.17" in report
+    report = (tmp_path / "out" / "report.md").read_text()  # through common.report, like every figure
+    assert "| toy | multiplication:2x2 |" in report and "Runs finished: 1 of 1" in report
+    assert "| GPT-4 | 0.270 / not run |" in report and "| Jamba | 0.170 / not run |" in report
+    assert (tmp_path / "out" / "report.csv").exists() and (tmp_path / "out" / "llm.png").exists()

@@ -106,10 +106,11 @@ def test_evaluate_separates_right_from_wrong_answers():
     prompts = {x: [[P.phonebook_prompt(random.Random(f"{x}/{b}/{i}"), x) for i in range(4)] for b in range(2)]
                for x in cfg.lengths}
     answer_of = {p.text: p.answers[0] for bs in prompts.values() for b in bs for p in b}
-    oracle = evaluate(cfg, lambda text: answer_of[text] + "\nJohn", prompts)["final"]
-    wrong = evaluate(cfg, lambda text: "0000000000", prompts)["final"]
+    oracle = evaluate(cfg, lambda texts: [answer_of[t] + "\nJohn" for t in texts], prompts)["final"]
+    wrong = evaluate(cfg, lambda texts: ["0000000000"] * len(texts), prompts)["final"]
     assert oracle["acc@len=5"] == oracle["acc@len=9"] == 1.0 and wrong["acc@len=9"] == 0.0
-    half = evaluate(cfg, lambda text: answer_of[text] if text in list(answer_of)[::2] else "no", prompts)["final"]
+    half = evaluate(cfg, lambda texts: [answer_of[t] if t in list(answer_of)[::2] else "no" for t in texts],
+                    prompts)["final"]
     assert 0.0 < half["acc@len=5"] < 1.0 and half["n@len=5"] == 8
 
 
@@ -152,17 +153,19 @@ def tiny_models(tmp_path_factory):
 def test_half_precision_mamba_keeps_A_log_and_D_in_fp32(tiny_models, dtype):
     import torch
 
-    from replications.repeat_after_me.pretrained.models import greedy, load
+    from common.textgen import load
+    from replications.repeat_after_me.pretrained.run import KEEP_FP32
 
-    model, tok = load(tiny_models["mamba"], dtype=dtype, device="cpu")
+    gen = load(tiny_models["mamba"], dtype=dtype, device="cpu", keep_fp32=KEEP_FP32)
+    model = gen.model
     dtypes = {name.rsplit(".", 1)[-1]: p.dtype for name, p in model.named_parameters()}
     assert dtypes["A_log"] == dtypes["D"] == torch.float32
     assert {d for n, d in dtypes.items() if n not in ("A_log", "D")} == {getattr(torch, dtype)}
-    ref, _ = load(tiny_models["mamba"], dtype="float32", device="cpu")
+    ref = load(tiny_models["mamba"], dtype="float32", device="cpu").model
     a_log = dict(model.named_parameters())["backbone.layers.0.mixer.A_log"]
     assert torch.equal(a_log, dict(ref.named_parameters())["backbone.layers.0.mixer.A_log"])  # not rounded
     if dtype == "bfloat16":  # generation runs with the mixed dtypes (fp16 matmuls are not on every CPU)
-        assert isinstance(greedy(model, tok, "Mary Smith:", max_new_tokens=3), str)
+        assert isinstance(gen.generate(["Mary Smith:"], max_new_tokens=3)[0], str)
 
 
 def run_cli(config, tiny, runs, *extra):

@@ -66,7 +66,7 @@ def test_fig3_cpu_runs_end_to_end(tmp_path, capsys):
     results = run_tiny(tmp_path, "fig3_cpu", "format=retrieval", n=6)
     assert {r["labels"]["model"] for r in results} == {"transformer", "mamba", "hybrid"}
     out = capsys.readouterr().out
-    assert "Claims (" in out and "Measured (acc_seq by eval:n)" in out
+    assert "Claims (" in out and "Measured: accuracy (whole answer exact) (`acc_seq`) by" in out
 
 
 @pytest.mark.slow
