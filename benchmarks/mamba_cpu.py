@@ -5,7 +5,7 @@
 
 One training step (forward + backward of the next-token loss, no optimiser) per model, timed in
 one process with interleaved repeats and medians. "ops" is the same model with
-``LIMITS_SCAN_KERNEL=0`` (the scan as PyTorch ops, what runs without a C compiler). The last
+``LIMITS_CPU_KERNELS=0`` (the scan as PyTorch ops, what runs without a C compiler). The last
 column scales the Mamba/Transformer step-time ratio by their parameter counts: the cost per
 token at equal parameters (the issue's yardstick, <= 2).
 """
@@ -51,15 +51,15 @@ def _step(model, x) -> None:
 
 def _with_kernel(flag: str, model, x):
     def run():
-        old = os.environ.get("LIMITS_SCAN_KERNEL")
-        os.environ["LIMITS_SCAN_KERNEL"] = flag
+        old = os.environ.get("LIMITS_CPU_KERNELS")
+        os.environ["LIMITS_CPU_KERNELS"] = flag
         try:
             _step(model, x)
         finally:
             if old is None:
-                del os.environ["LIMITS_SCAN_KERNEL"]
+                del os.environ["LIMITS_CPU_KERNELS"]
             else:
-                os.environ["LIMITS_SCAN_KERNEL"] = old
+                os.environ["LIMITS_CPU_KERNELS"] = old
     return run
 
 

@@ -20,7 +20,8 @@
  * The floor keeps decays out of subnormal numbers (see _decay in scan.py); as there, the backward
  * treats the floor as if it were absent (the decays it affects are ~1e-19 and smaller).
  *
- * Built and loaded by common/models/scan_kernel.py with the system C compiler; no PyTorch headers.
+ * Built by common/models/ckernels.py with the system C compiler (no PyTorch headers); called from
+ * common/models/scan_kernel.py.
  */
 #include <math.h>
 #include <stdint.h>

@@ -1,100 +1,31 @@
-"""The fused CPU selective scan (``scan_cpu.c``): built on first use, loaded with ctypes.
+"""The fused CPU selective scan (``scan_cpu.c``, built and loaded by ``ckernels``) as an autograd Function.
 
-The C file has no PyTorch headers, so it builds with the system C compiler in about a second; the
-shared library is cached per source, flags and compiler (``$LIMITS_KERNEL_CACHE``, default
-``~/.cache/limits-replications``) and written atomically, so concurrent runs share one build.
-Without a C compiler, or with ``LIMITS_SCAN_KERNEL=0``, ``load()`` returns None and the scan runs
-as PyTorch ops (``scan._SequentialScan``): same recurrence, same results to rounding, slower.
-
-Why it exists and what it computes: see the header of ``scan_cpu.c``.
+Why it exists and what it computes: see the header of ``scan_cpu.c``. Where the C file cannot be
+built (no compiler) or ``LIMITS_CPU_KERNELS=0``, ``load()`` is None and the scan runs as PyTorch
+ops (``scan._SequentialScan``): the same recurrence, the same results to rounding, slower.
 """
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import math
-import os
-import shutil
-import subprocess
-import sysconfig
-import tempfile
-import warnings
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
 from torch.autograd.function import once_differentiable
 
-__all__ = ["load", "fused_scan", "enabled"]
+from common.models import ckernels
+from common.models.ckernels import parallel as _parallel
+from common.models.ckernels import ptr as _ptr
 
-SOURCE = Path(__file__).with_name("scan_cpu.c")
-_lib: ctypes.CDLL | None | bool = False  # False: not tried yet
-
-
-def enabled() -> bool:
-    """False when ``LIMITS_SCAN_KERNEL`` is set to 0 (force the PyTorch ops)."""
-    return os.environ.get("LIMITS_SCAN_KERNEL", "1") != "0"
-
-
-def _flags() -> list[str]:
-    # -fno-trapping-math lets floorf vectorise; neither flag changes any result (no -ffast-math).
-    flags = ["-O3", "-fopenmp-simd", "-fno-trapping-math", "-fno-math-errno", "-fPIC", "-shared"]
-    # Vector width: what PyTorch itself dispatches to on this CPU (AVX2 or better: 8 floats).
-    if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
-        flags += ["-mavx2", "-mfma"]
-    return flags
-
-
-def _compiler() -> str | None:
-    cc = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
-    return shutil.which(cc) or shutil.which("cc") or shutil.which("gcc")
-
-
-def _build() -> Path:
-    cc = _compiler()
-    if cc is None:
-        raise RuntimeError("no C compiler found (set CC)")
-    flags = _flags()
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join([cc, *flags]).encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("LIMITS_KERNEL_CACHE") or Path.home() / ".cache" / "limits-replications")
-    lib = cache / f"scan_cpu-{key}.so"
-    if lib.exists():
-        return lib
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
-    os.close(fd)
-    try:
-        res = subprocess.run([cc, *flags, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True)
-        if res.returncode != 0:
-            raise RuntimeError(f"{cc} failed: {res.stderr.strip()[:500]}")
-        os.replace(tmp, lib)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return lib
+__all__ = ["load", "fused_scan"]
 
 
 def load() -> ctypes.CDLL | None:
-    """The compiled kernel, or None (disabled, or it could not be built: warned once)."""
-    global _lib
-    if not enabled():
-        return None
-    if _lib is False:
-        try:
-            lib = ctypes.CDLL(str(_build()))
-            sizes, ptr = [ctypes.c_int64] * 4, ctypes.c_void_p
-            for dtype, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-                getattr(lib, f"scan_fwd_{dtype}").argtypes = [*sizes, real] + [ptr] * 8
-                getattr(lib, f"scan_bwd_{dtype}").argtypes = [*sizes, real] + [ptr] * 14
-            _lib = lib
-        except Exception as e:  # noqa: BLE001 (any failure means: use the PyTorch ops)
-            warnings.warn(f"fused CPU scan unavailable ({e}); using the slower PyTorch ops", stacklevel=2)
-            _lib = None
-    return _lib
-
-
-def _ptr(t: torch.Tensor | None, offset: int = 0):
-    return None if t is None else ctypes.c_void_p(t.data_ptr() + offset * t.element_size())
+    """The compiled scan, or None (disabled, or it could not be built: warned once)."""
+    sigs = {}
+    for name, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
+        sigs[f"scan_fwd_{name}"] = ckernels.sig(4, real, 8)
+        sigs[f"scan_bwd_{name}"] = ckernels.sig(4, real, 14)
+    return ckernels.load("scan_cpu", sigs)
 
 
 def _floor(dtype: torch.dtype) -> float:
@@ -106,15 +37,6 @@ def _batch_slices(nb: int) -> list[tuple[int, int]]:
     k = max(1, min(torch.get_num_threads(), nb))
     bounds = [nb * i // k for i in range(k + 1)]
     return [(bounds[i], bounds[i + 1]) for i in range(k)]
-
-
-def _parallel(calls) -> None:
-    if len(calls) == 1:
-        calls[0]()
-        return
-    with ThreadPoolExecutor(len(calls)) as pool:
-        for f in [pool.submit(c) for c in calls]:
-            f.result()
 
 
 class _FusedScan(torch.autograd.Function):

@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from common.models import scan_kernel
+from common.models import ckernels, scan_kernel
 from common.models.scan import selective_scan_ref, selective_scan_sequential
 
 F64 = dict(rtol=1e-9, atol=1e-10)
-needs_kernel = pytest.mark.skipif(scan_kernel._compiler() is None, reason="no C compiler: the fused scan cannot be built")
+needs_kernel = pytest.mark.skipif(ckernels._compiler() is None, reason="no C compiler: the fused scan cannot be built")
 
 
 @pytest.fixture(autouse=True)
@@ -56,8 +56,8 @@ def test_fused_matches_ref_in_float64(L):
 
 
 def test_ops_path_matches_ref_in_float64(monkeypatch):
-    """LIMITS_SCAN_KERNEL=0 (or no compiler) runs the PyTorch-ops scan: the same numbers."""
-    monkeypatch.setenv("LIMITS_SCAN_KERNEL", "0")
+    """LIMITS_CPU_KERNELS=0 (or no compiler) runs the PyTorch-ops scan: the same numbers."""
+    monkeypatch.setenv("LIMITS_CPU_KERNELS", "0")
     inp = make_inputs(L=17)
     out_r, last_r, _, g_r = run(selective_scan_ref, inp)
     out_o, last_o, node, g_o = run(selective_scan_sequential, inp)
@@ -98,9 +98,9 @@ def test_batch_split_over_threads_changes_nothing_but_rounding():
 
 
 def test_without_a_compiler_it_warns_once_and_uses_the_ops(monkeypatch):
-    monkeypatch.setattr(scan_kernel, "_lib", False)
-    monkeypatch.setattr(scan_kernel, "_compiler", lambda: None)
-    with pytest.warns(UserWarning, match="fused CPU scan unavailable"):
+    monkeypatch.setattr(ckernels, "_libs", {})
+    monkeypatch.setattr(ckernels, "_compiler", lambda: None)
+    with pytest.warns(UserWarning, match="C kernel scan_cpu unavailable"):
         assert scan_kernel.load() is None
     inp = make_inputs(L=9)
     out_r, _, _, _ = run(selective_scan_ref, inp)
