@@ -25,6 +25,7 @@ __all__ = ["load", "enabled", "ptr", "parallel"]
 
 _HERE = Path(__file__).parent
 _libs: dict[str, ctypes.CDLL | None] = {}
+_why: dict[str, str] = {}  # why a kernel is None
 
 
 def enabled() -> bool:
@@ -87,8 +88,22 @@ def load(name: str, signatures: dict[str, int]) -> ctypes.CDLL | None:
             _libs[name] = lib
         except Exception as e:  # noqa: BLE001 (any failure means: use the PyTorch ops)
             warnings.warn(f"C kernel {name} unavailable ({e}); using the slower PyTorch ops", stacklevel=2)
-            _libs[name] = None
+            _libs[name], _why[name] = None, str(e).splitlines()[0]
     return _libs[name]
+
+
+def status() -> tuple[bool, str]:
+    """(True, "ok") when every C kernel here builds and loads, else (False, why); for ``common.doctor``."""
+    if not enabled():
+        return False, "disabled by LIMITS_CPU_KERNELS=0"
+    from common.models import gru_cpu, scan_kernel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        missing = [n for n, f in (("scan_cpu", scan_kernel.load), ("gru_cpu", gru_cpu._kernel)) if f() is None]
+    if missing:
+        return False, "; ".join(f"{n}: {_why.get(n, 'not loaded')}" for n in missing)
+    return True, "ok"
 
 
 def sig(n_sizes: int, real: type, n_ptrs: int) -> list:
