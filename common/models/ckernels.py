@@ -116,11 +116,20 @@ def ptr(t: torch.Tensor | None, offset: int = 0):
     return None if t is None else ctypes.c_void_p(t.data_ptr() + offset * t.element_size())
 
 
+_pool: ThreadPoolExecutor | None = None
+
+
 def parallel(calls) -> None:
-    """Run the calls on threads (ctypes releases the GIL while C runs); one call runs inline."""
+    """Run the calls on threads (ctypes releases the GIL while C runs); one call runs inline.
+
+    Callers split their batch into ``torch.get_num_threads()`` parts, so the kernels use the
+    threads PyTorch was given; the pool is kept between calls (made once per process).
+    """
+    global _pool
     if len(calls) == 1:
         calls[0]()
         return
-    with ThreadPoolExecutor(len(calls)) as pool:
-        for f in [pool.submit(c) for c in calls]:
-            f.result()
+    if _pool is None or _pool._max_workers < len(calls):
+        _pool = ThreadPoolExecutor(len(calls), thread_name_prefix="ckernels")
+    for f in [_pool.submit(c) for c in calls]:
+        f.result()

@@ -99,3 +99,22 @@ def test_c_loops_run_and_match_nn_gru_in_float32(monkeypatch):
     assert len(calls) == 2
     for r, g in zip(ref, got):
         torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
+
+
+def test_c_loops_split_over_threads_give_the_same_numbers():
+    if ckernels._compiler() is None:
+        pytest.skip("no C compiler")
+    torch.manual_seed(6)
+    gru = nn.GRU(3, 9, num_layers=2).double()
+    x = torch.randn(7, 5, 3, dtype=torch.float64, requires_grad=True)
+    go, gh = torch.randn(7, 5, 9, dtype=torch.float64), torch.randn(2, 5, 9, dtype=torch.float64)
+    n = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _outputs_and_grads(gru, x, None, run_rnn, go, gh)
+        torch.set_num_threads(2)
+        two = _outputs_and_grads(gru, x, None, run_rnn, go, gh)
+    finally:
+        torch.set_num_threads(n)
+    for a, b in zip(one, two):  # equal to rounding (PyTorch's own matmuls may block differently on 2 threads)
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-14)
