@@ -10,7 +10,7 @@ import platform
 import torch
 
 from common import backends
-from common.models import attention
+from common.models import attention, ckernels
 
 # kernel -> what it accelerates
 ROLES = {
@@ -18,6 +18,7 @@ ROLES = {
     "causal_conv1d": "Mamba's fused causal depthwise conv",
     "flash_attn": "FlashAttention-2 (attention_backend=flash_attn: causal, ALiBi, one window)",
     "flex_attention": "FlexAttention (attention_backend=flex: per-head Hard-ALiBi windows)",
+    "cpu_kernels": "C time loops of the CPU Mamba scan and GRU (built on first use with the system C compiler)",
 }
 
 
@@ -34,6 +35,9 @@ def kernel_lines() -> list[str]:
     for name, role in ROLES.items():
         if name == "flex_attention":
             ok, why = attention.available("flex")
+        elif name == "cpu_kernels":
+            ok, why = ckernels.status()
+            why = why if ok else why + " -- the PyTorch-ops fall-back runs, several times slower"
         else:
             ok, why = backends.probe(name)
             if not ok and backends.importable(name)[0]:

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from common.models import GRU, Hybrid
+from common.models import GRU, Hybrid, ckernels
 from common.models.gru_cpu import run_rnn, uses_fast_backward
 
 
@@ -14,8 +14,18 @@ def _outputs_and_grads(gru, x, h0, fn, go, gh):
     return [out, hn, *grads]
 
 
+@pytest.fixture(params=["C", "ops"])
+def loops(request, monkeypatch):
+    """Both implementations of the time loops: the C kernel (where it builds) and PyTorch ops."""
+    if request.param == "ops":
+        monkeypatch.setenv("LIMITS_CPU_KERNELS", "0")
+    elif ckernels._compiler() is None:
+        pytest.skip("no C compiler")
+    return request.param
+
+
 @pytest.mark.parametrize("num_layers,batch_first,with_h0", [(1, True, False), (2, True, True), (3, False, True)])
-def test_fast_gru_matches_autograd_through_nn_gru(num_layers, batch_first, with_h0):
+def test_fast_gru_matches_autograd_through_nn_gru(num_layers, batch_first, with_h0, loops):
     torch.manual_seed(num_layers)
     gru = nn.GRU(5, 7, num_layers=num_layers, batch_first=batch_first).double()
     shape = (3, 11, 5) if batch_first else (11, 3, 5)
@@ -30,7 +40,7 @@ def test_fast_gru_matches_autograd_through_nn_gru(num_layers, batch_first, with_
         torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
 
 
-def test_fast_gru_passes_gradcheck():
+def test_fast_gru_passes_gradcheck(loops):
     torch.manual_seed(0)
     gru = nn.GRU(3, 4, num_layers=2).double()
     x = torch.randn(6, 2, 3, dtype=torch.float64, requires_grad=True)
@@ -69,3 +79,42 @@ def test_models_train_the_same_with_either_path(build, monkeypatch):
         assert len(calls) == 2  # two GRU layers in either model, counted on the fast pass only
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_c_loops_run_and_match_nn_gru_in_float32(monkeypatch):
+    """float32 (vectorised exp in the gates) against nn.GRU, and proof that the C loops ran."""
+    if ckernels._compiler() is None:
+        pytest.skip("no C compiler")
+    import common.models.gru_cpu as gru_cpu
+
+    calls = []
+    forward = gru_cpu._c_forward
+    monkeypatch.setattr(gru_cpu, "_c_forward", lambda *a: calls.append(1) or forward(*a))
+    torch.manual_seed(5)
+    gru = nn.GRU(6, 37, num_layers=2, batch_first=True)  # 37: the vector loops' remainder runs too
+    x = torch.randn(4, 30, 6, requires_grad=True)
+    go, gh = torch.randn(4, 30, 37), torch.randn(2, 4, 37)
+    ref = _outputs_and_grads(gru, x, None, lambda m, a, h: m(a, h), go, gh)
+    got = _outputs_and_grads(gru, x, None, run_rnn, go, gh)
+    assert len(calls) == 2
+    for r, g in zip(ref, got):
+        torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
+
+
+def test_c_loops_split_over_threads_give_the_same_numbers():
+    if ckernels._compiler() is None:
+        pytest.skip("no C compiler")
+    torch.manual_seed(6)
+    gru = nn.GRU(3, 9, num_layers=2).double()
+    x = torch.randn(7, 5, 3, dtype=torch.float64, requires_grad=True)
+    go, gh = torch.randn(7, 5, 9, dtype=torch.float64), torch.randn(2, 5, 9, dtype=torch.float64)
+    n = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _outputs_and_grads(gru, x, None, run_rnn, go, gh)
+        torch.set_num_threads(2)
+        two = _outputs_and_grads(gru, x, None, run_rnn, go, gh)
+    finally:
+        torch.set_num_threads(n)
+    for a, b in zip(one, two):  # equal to rounding (PyTorch's own matmuls may block differently on 2 threads)
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-14)
