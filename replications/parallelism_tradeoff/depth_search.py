@@ -97,8 +97,8 @@ def fit(replication: str, parser, cfg, argv: list[str]) -> None:
             break
         print(f"depth search, round {round_no}: {len(pending)} of {len(chains)} searches undecided")
         todo = [(run, fig_dir / run_dir_name(run.labels, run.run_id)) for run in pending]
-        if cfg.sweep.workers > 1 and len(todo) > 1:
-            cli.train_in_workers(replication, argv, todo, len(runs), cfg.sweep.workers)
+        if cfg.sweep.workers > 1 and len(todo) > 1:  # each child trains one run, measuring METRIC
+            cli.train_in_workers(replication, argv + ["--figure.y", METRIC], todo, len(runs), cfg.sweep.workers)
         else:
             for run, run_dir in todo:
                 print(f"[{run.index + 1}/{len(runs)}] {run.name}: training in {run_dir}")

@@ -114,6 +114,21 @@ def test_tiny_search_stops_at_the_first_success_and_reports_beside_the_published
     assert "| Z60/lstm | 3 | 3.000 | 0.000 | 1 |" in (fig_dir / "report.md").read_text()
 
 
+@pytest.mark.slow
+def test_tiny_search_trains_its_rounds_in_worker_processes(tmp_path, monkeypatch):
+    """With sweep.workers > 1 each run trains in a child process of the shared CLI, which measures the
+    sequence accuracy (the figure's min_depth is the parent's, derived afterwards)."""
+    path, cfg = tiny_config(tmp_path)
+    cfg["sweep"]["workers"] = 2
+    path.write_text(yaml.safe_dump(cfg))
+    runs = tmp_path / "runs"
+    fig_dir = runs / "parallelism_tradeoff" / cfg["figure"]["id"]
+    monkeypatch.setattr(depth_search, "SUCCESS", 1.01)  # nothing succeeds: two rounds of two children
+    assert main("replications.parallelism_tradeoff", ["fit", "--config", str(path), "--sweep.runs_dir", str(runs)]) == 0
+    assert sorted(dict(labels)["depth"] for labels, _ in trained(fig_dir)) == ["1", "1", "2", "2"]
+    assert (fig_dir / "report.md").read_text().count("not solved (3)") == 2
+
+
 def test_a_figure_with_a_depth_axis_must_plot_min_depth(tmp_path, capsys):
     path, cfg = tiny_config(tmp_path)
     cfg["figure"]["y"] = "acc_seq@held_out"
