@@ -150,6 +150,17 @@ class SyntheticDataModule(L.LightningDataModule):
         the project's memory bounds before training; None when the task cannot say."""
         return None
 
+    def __str__(self) -> str:
+        """The class and its sizes, without building anything.
+
+        Lightning's own ``__str__`` makes every dataloader to describe it, which here generates the
+        evaluation sets; jsonargparse formats a DataModule into a debug message each time it skips a
+        link the DataModule has no source for (``input_size`` of a sequence task), so building a run
+        would generate them, however large.
+        """
+        return (f"{type(self).__name__}(batch_size={self.batch_size}, eval_examples={self.eval_examples}, "
+                f"seed={self.seed}, eval_seed={self.eval_seed})")
+
     # ----- Lightning hooks -----
     def eval_set_names(self, stage: str) -> list[str]:
         return list(self.eval_sets(stage))

@@ -46,6 +46,7 @@ def test_mlp_with_set_weights_is_the_two_sparse_parity():
     assert SinNeuron(6)(x).shape == (4,)
 
 
+@pytest.mark.slow  # plans 120 runs, then trains and evaluates one every 2 steps
 def test_parity_scaling_cpu_trains_one_cell_to_99_percent_and_reports(tmp_path, capsys):
     rc = main(REPLICATION, ["fit", "--config", "parity_scaling_cpu", "--sweep.only", "k=k=2,n=10,seed=0",
                             "--sweep.runs_dir", str(tmp_path)])
@@ -62,8 +63,10 @@ def test_parity_scaling_cpu_trains_one_cell_to_99_percent_and_reports(tmp_path, 
     assert "Runs finished: 1 of 120" in out
 
 
-@pytest.mark.parametrize("config,only", [("parity_scaling", "k=k=5,n=10,seed=0"), ("width", "lr=lr=0.1,width=10,seed=0"),
-                                         ("hidden_progress", "labels=random,seed=0")])
+@pytest.mark.parametrize("config,only", [
+    pytest.param("parity_scaling", "k=k=5,n=10,seed=0", marks=pytest.mark.slow),  # plans 400 runs
+    pytest.param("width", "lr=lr=0.1,width=10,seed=0", marks=pytest.mark.slow),
+    ("hidden_progress", "labels=random,seed=0")])
 def test_paper_scale_configs_run_a_few_steps(config, only, tmp_path, capsys):
     rc = main(REPLICATION, ["fit", "--config", config, "--sweep.only", only, "--trainer.max_steps", "50",
                             "--sweep.runs_dir", str(tmp_path)])
