@@ -134,10 +134,11 @@ def test_cli_against_fake_server_writes_report_with_published_rows(tmp_path, cap
     saved = json.loads((tmp_path / "fake-gpt" / "multiplication_4x3.json").read_text())
     assert len(saved["records"]) == 8 and saved["runs"] == 2
     report = (tmp_path / "report.md").read_text()
-    assert "| fake-gpt | multiplication:4x3 | 4 x 2 |" in report
-    for model, value in (("GPT-4", "0.27"), ("Jamba", "0.17")):
-        row = next(line for line in report.splitlines() if line.startswith(f"| {model} | multiplication:4x3"))
-        assert value in row and "not run here" in row
+    mean = sum(saved["accuracies"]) / len(saved["accuracies"])
+    assert f"| fake-gpt | multiplication:4x3 | {mean:.3f} |" in report and " | 2 |" in report
+    for model, value in (("GPT-4", "0.270"), ("Jamba", "0.170")):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {model} | "))
+        assert f"{value} / not run" in row
 
 
 def test_cli_without_allow_network_refuses(tmp_path):
@@ -149,4 +150,4 @@ def test_cli_without_allow_network_refuses(tmp_path):
 def test_report_only_lists_the_published_numbers_as_not_run(tmp_path, capsys):
     assert R.main(["--report-only", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "report.md").read_text()
-    assert report.count("not run here") == 2 and "| (none) |" in report
+    assert report.count(" / not run |") == 2 and "No run of this figure has finished yet." in report
