@@ -29,8 +29,8 @@ AT_LEAST_1 = {
     "batch_size", "eval_batch_size", "eval_examples", "val_examples", "max_steps", "log_every_n_steps", "accumulate_grad_batches",
     "check_val_every_n_epoch", "num_nodes", "workers", "checkpoint_every",
 }
-AT_LEAST_0 = {"lr", "warmup_steps", "num_workers", "weight_decay", "num_masked_heads", "fillers", "n_fillers", "check_finite_every",
-              "gradient_clip_val", "ngram_sizes"}
+AT_LEAST_0 = {"lr", "warmup_steps", "num_workers", "weight_decay", "num_masked_heads", "fillers", "n_fillers",
+              "check_finite_every", "gradient_clip_val", "ngram_sizes"}
 POSITIVE = {"dt_min", "dt_max", "dt_scale", "dt_init_floor", "eps"}
 FRACTION = {"min_lr_ratio": (0.0, 1.0, True), "rope_fraction": (0.0, 1.0, True), "dropout": (0.0, 1.0, False),
             "betas": (0.0, 1.0, False)}  # name: (low, high, high included); low always included

@@ -14,7 +14,6 @@ exactly once in ``s``, so the answer is unambiguous; without it, as in the offic
 occurrence.
 
 >>> import random
-from typing import Literal, get_args
 >>> e = lookup_example(random.Random(1), length=8, alphabet=4, n_gram=2, answer_len=2, key="suffix")
 >>> render(e.tokens, alphabet=4), render(e.answer, alphabet=4)
 ('$bacadddd|acad.', 'ad.')
