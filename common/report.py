@@ -277,10 +277,13 @@ def _published_grid(rows: list[dict]) -> str:
 
 def render_markdown(report: dict, figure: Figure) -> str:
     spread = ("each point is the median over runs (seeds), ± half the interquartile range"
-              if figure.average == "median" else "± is the standard deviation over runs (seeds)")
+              if figure.average == "median"
+              else "± is the standard deviation over runs (seeds), population form (with two seeds, half their difference)")
+    within = (f"`{figure.y}` is micro-averaged over each run's evaluation examples; " if figure.y.startswith("acc")
+              else "")
+    note = within + spread
     out = [f"## {figure.id} ({figure.scale} scale): {figure.title}",
-           f"Runs finished: {report['runs']} of {report['expected_runs']}. Accuracies are micro-averaged over "
-           f"evaluation examples; {spread}."]
+           f"Runs finished: {report['runs']} of {report['expected_runs']}. {note[0].upper()}{note[1:]}."]
     rows = report["rows"]
     if rows and figure.scale == "paper":
         measured = sum(r["measured_mean"] is not None for r in rows)

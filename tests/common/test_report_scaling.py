@@ -99,3 +99,12 @@ def test_also_y_metrics_are_aggregated_and_plotted_in_panels_of_their_own(tmp_pa
     check_figure_data(fig, DM(), ("acc", "loss"), ("rho",))
     with pytest.raises(ValueError, match="figure.also_y names 'accuracy@fresh', which is not measured"):
         check_figure_data(Figure(x="step", y="rho", also_y=["accuracy@fresh"]), DM(), ("acc", "loss"), ("rho",))
+
+
+def test_report_header_says_what_is_averaged_and_which_spread():
+    fig = Figure(id="r", x="step", y="rho", series=[])
+    md = render_markdown(build_report(fig, [], [], "Some et al. 2024", 0), fig)
+    assert "micro-averaged" not in md and "population form" in md
+    fig = Figure(id="a", x="step", y="acc_seq", series=[])
+    md = render_markdown(build_report(fig, [], [], "Some et al. 2024", 0), fig)
+    assert "`acc_seq` is micro-averaged over each run's evaluation examples" in md
