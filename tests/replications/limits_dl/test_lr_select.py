@@ -20,7 +20,7 @@ def test_point_overrides_take_labelled_and_single_valued_axes():
     over = S.point_overrides(cfg, {"cot": "online"})
     assert over["data.init_args.cot"] == "online" and over["data.init_args.order"] == "X-G-F"
     assert over["data.init_args.n"] == 4
-    assert S.lr_of(cfg, over) == 0.01
+    assert S.lr_of(cfg, over) == 0.03  # the rate e3_cpu.yaml carries for online CoT since its selection
     assert S.lr_of(load("e2_cpu.yaml"), S.point_overrides(load("e2_cpu.yaml"), {"arch": "transformer"})) == 0.003
 
 
@@ -49,13 +49,13 @@ def plan(cfg: dict, tmp_path: Path, name: str):
 def test_apply_keeps_run_ids_at_unchanged_rates_and_changes_the_rest(tmp_path):
     cfg = load("e1_cpu.yaml")
     before = plan(cfg, tmp_path, "a.yaml")
-    same = plan(S.apply_choice(cfg, "p", {"1": 0.01, "2": 0.01}), tmp_path, "b.yaml")
+    same = plan(S.apply_choice(cfg, "p", {"1": 0.01, "2": 0.03}), tmp_path, "b.yaml")  # the rates it carries
     assert {n: r.run_id for n, r in same.items()} == {n: r.run_id for n, r in before.items()}
-    moved = plan(S.apply_choice(cfg, "p", {"2": 0.03}), tmp_path, "c.yaml")
+    moved = plan(S.apply_choice(cfg, "p", {"2": 0.01}), tmp_path, "c.yaml")
     assert set(moved) == set(before)
     for name, run in moved.items():
         assert (run.run_id == before[name].run_id) == (run.labels["p"] == "1")
-        assert run.namespace.model.init_args.lr == (0.03 if run.labels["p"] == "2" else 0.01)
+        assert run.namespace.model.init_args.lr == 0.01
 
 
 def test_apply_on_a_labelled_axis_leaves_other_labels_alone():

@@ -21,6 +21,12 @@ def axis(cfg, name):
     return next(a for a in cfg["sweep"]["grid"] if a["name"] == name)
 
 
+def values(cfg, name):
+    """An axis's values: the list of a keyed axis, or the labels (as ints) of a labelled one."""
+    v = axis(cfg, name)["values"]
+    return v if isinstance(v, list) else [int(label) for label in v]
+
+
 def claims(cfg):
     return {c["kind"] + ":" + c["text"].split(":")[0]: c for c in cfg["figure"]["claims"]}
 
@@ -30,7 +36,7 @@ def test_e1_claims_follow_the_grid(name):
     cfg = load(name)
     m = cfg["model"]["init_args"]["model"]["init_args"]
     assert m["context"] == 1 and cfg["data"]["init_args"]["pairs"], "S = L d p needs pair tokens and no buffer"
-    grid = {a: axis(cfg, a)["values"] for a in ("n", "k", "p", "d")}
+    grid = {a: values(cfg, a) for a in ("n", "k", "p", "d")}
     want = P.e1_claims(grid["n"], grid["k"], grid["p"], grid["d"], m["n_layer"])
     got = [c["holds_if"] for c in cfg["figure"]["claims"]]
     assert got == [want["check"], want["control"], want["drop"], want["equal"]]
