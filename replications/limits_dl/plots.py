@@ -63,10 +63,11 @@ def plot_e1(results: list[dict], path: Path) -> None:
     for i, series in enumerate(sorted(first)):
         c = f"C{i}"
         xs = sorted(first[series])
+        name = f"n={series[0]}, k={series[1]}, p={series[2]}"
         ax.errorbar(xs, [first[series][x][0] for x in xs], yerr=[first[series][x][1] for x in xs], fmt="o-",
-                    color=c, capsize=3, label=f"n={series[0]}, k={series[1]}, p={series[2]}: first query")
+                    color=c, capsize=3, label=f"{name}: first query")
         xq = sorted(per_query.get(series, {}))
-        ax.plot(xq, [per_query[series][x][0] for x in xq], "--", color=c, lw=1, label="  every query (per-query)")
+        ax.plot(xq, [per_query[series][x][0] for x in xq], "--", color=c, lw=1, label=f"{name}: every query")
     for n in ns:
         star = B.composition_entropy_bits(n)
         grid = [2 ** (e / 8) for e in range(-48, 24)]
