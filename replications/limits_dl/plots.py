@@ -3,8 +3,9 @@
 shortcut), and E4b's exact-n staircases with each series' 2^p limit.
 
 ``python -m replications.limits_dl.plots e1 runs/limits_dl/e1_cpu`` (or ``e4b ...``) reads the
-finished runs' ``result.json`` files in that figure folder and writes ``<figure>_boundary.png`` /
-``<figure>_staircase.png`` beside the report.
+finished runs' ``result.json`` files in that figure folder, keeping only the runs its figure config
+plans (``configs/<folder>.yaml``, or ``--config``; runs of an earlier config stay out), and writes
+``<figure>_boundary.png`` / ``<figure>_staircase.png`` beside the report.
 """
 from __future__ import annotations
 
@@ -33,8 +34,20 @@ def store_what_fits(n: int, state_bits: float) -> float:
     return m / n + (n - m) / n / n
 
 
-def load_results(fig_dir: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(Path(fig_dir).glob("*/result.json"))]
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def load_results(fig_dir: Path, config: Path | None = None) -> list[dict]:
+    """Finished runs in ``fig_dir`` that the figure config plans (every run when no config is found)."""
+    results = [json.loads(p.read_text()) for p in sorted(Path(fig_dir).glob("*/result.json"))]
+    config = Path(config) if config else CONFIGS / f"{Path(fig_dir).name}.yaml"
+    if not config.exists():
+        return results
+    from common.config import parse, plan_runs
+
+    _, ns = parse("replications.limits_dl", ["--config", str(config)], "plots")
+    planned = {run.run_id for run in plan_runs(None, ns)}
+    return [r for r in results if r.get("run_id") in planned]
 
 
 def e1_points(results: list[dict], metric: str = "acc_seq@first") -> dict[tuple, dict[float, tuple]]:
@@ -128,9 +141,10 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("kind", choices=["e1", "e4b"])
     ap.add_argument("figure_dir")
+    ap.add_argument("--config", default=None, help="figure config whose runs to plot (default: configs/<folder>.yaml)")
     args = ap.parse_args(argv)
     fig_dir = Path(args.figure_dir)
-    results = load_results(fig_dir)
+    results = load_results(fig_dir, args.config)
     if not results:
         raise SystemExit(f"no finished runs (result.json) under {fig_dir}")
     out = fig_dir / f"{fig_dir.name}_{'boundary' if args.kind == 'e1' else 'staircase'}.png"

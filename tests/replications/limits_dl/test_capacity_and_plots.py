@@ -59,3 +59,17 @@ def test_e1_points_average_seeds_at_s_over_n_log_n(tmp_path):
     assert pts[(4, 1, 1)][0.5] == (0.4, 0.0, 1)
     PL.plot_e1([run(0, 2, 16, 1.0), run(0, 1, 4, 0.4)], tmp_path / "e1.png")
     assert (tmp_path / "e1.png").stat().st_size > 1000
+
+
+def test_plots_read_only_the_runs_the_figure_config_plans(tmp_path):
+    import json
+
+    from common.config import parse, plan_runs
+    _, ns = parse("replications.limits_dl", ["--config", str(PL.CONFIGS / "e1_cpu.yaml")], "test")
+    planned = [run.run_id for run in plan_runs(None, ns)][:2]
+    fig_dir = tmp_path / "e1_cpu"
+    for i, run_id in enumerate([*planned, "000000stale0"]):  # the last: a run of an earlier config
+        (fig_dir / f"run{i}").mkdir(parents=True)
+        (fig_dir / f"run{i}" / "result.json").write_text(json.dumps({"run_id": run_id}))
+    assert [r["run_id"] for r in PL.load_results(fig_dir)] == planned
+    assert len(PL.load_results(fig_dir, tmp_path / "no_such.yaml")) == 3  # no config: every run
