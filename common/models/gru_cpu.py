@@ -116,16 +116,32 @@ def uses_fast_backward(gru: nn.RNNBase, x: torch.Tensor) -> bool:
             and gru.mode == "GRU" and gru.proj_size == 0 and x.dtype in (torch.float32, torch.float64))
 
 
+def implementation(rnn: nn.RNNBase, x: torch.Tensor, grad: bool | None = None) -> str:
+    """The code ``run_rnn(rnn, x)`` runs (``grad``: whether gradients are on; default: as now).
+
+    "c_gru" (the C time loops of ``gru_cpu.c``), "torch_gru" (their fallback without a C compiler
+    or with ``LIMITS_CPU_KERNELS=0``: ``torch.gru`` forward, PyTorch-ops backward), else the module
+    itself: "cudnn" on CUDA, "torch" elsewhere (any LSTM, and a GRU without gradients).
+    ``run_rnn`` dispatches on this very function, so what it says is what runs.
+    """
+    with torch.set_grad_enabled(torch.is_grad_enabled() if grad is None else grad):
+        fast = uses_fast_backward(rnn, x)
+    if fast:
+        return "c_gru" if _kernel() is not None else "torch_gru"
+    return "cudnn" if x.is_cuda else "torch"
+
+
 def run_rnn(gru: nn.RNNBase, x: torch.Tensor, h0: torch.Tensor | None = None):
     """``gru(x, h0)``, through the fast CPU backward where it applies (any other RNN module runs as is)."""
-    if not uses_fast_backward(gru, x):
+    impl = implementation(gru, x)
+    if impl not in ("c_gru", "torch_gru"):
         return gru(x, h0)
     seq = x.transpose(0, 1) if gru.batch_first else x  # (T, B, D)
     T, B, _ = seq.shape
     if h0 is None:
         h0 = seq.new_zeros(gru.num_layers, B, gru.hidden_size)
     finals = []
-    lib = _kernel()
+    lib = _kernel() if impl == "c_gru" else None
     for k in range(gru.num_layers):
         if k > 0 and gru.dropout > 0 and gru.training:
             seq = F.dropout(seq, gru.dropout, training=True)

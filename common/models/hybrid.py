@@ -28,8 +28,8 @@ from torch import nn
 from common.models.base import SequenceModel
 from common.models.attention import AttentionBackend
 from common.models.embedding import Embedding, apply_embedding, check_embedding
-from common.models.gru_cpu import run_rnn
-from common.models.mamba import Mamba, MambaBackend, RMSNorm
+from common.models.gru_cpu import implementation, run_rnn
+from common.models.mamba import Mamba, MambaBackend, RMSNorm, scan_name
 from common.models.transformer import Block, attention_backend_name
 
 Mixer = Literal["mamba", "lstm", "gru"]
@@ -53,11 +53,19 @@ class RecurrentBlock(nn.Module):
             self.mixer = Mamba(d_model, **mamba_kwargs)
         else:
             self.mixer = (nn.LSTM if mixer == "lstm" else nn.GRU)(d_model, d_model, batch_first=True)
+        self.ran: set[str] = set()  # LSTM/GRU code that training forwards ran (a Mamba mixer keeps its own)
 
     def forward(self, x):
         if self.kind == "mamba":
             return x + self.mixer(self.norm(x))
-        return x + run_rnn(self.mixer, self.norm(x))[0]
+        h = self.norm(x)
+        if torch.is_grad_enabled():
+            self.ran.add(implementation(self.mixer, h))
+        return x + run_rnn(self.mixer, h)[0]
+
+    def implementation(self, weight: torch.Tensor) -> str:
+        """What a training forward of this LSTM/GRU block on ``weight``'s device and dtype runs."""
+        return implementation(self.mixer, weight[:1, None], grad=True)
 
     def init_state(self, batch_size: int, device=None):
         return self.mixer.init_state(batch_size, device) if self.kind == "mamba" else None  # torch RNNs: zeros
@@ -183,10 +191,12 @@ class Hybrid(SequenceModel):
 
     @property
     def backend(self) -> str:
-        """E.g. "mamba:torch+attn:sdpa": what runs the recurrent blocks and the attention layer."""
+        """E.g. "mamba:c_scan+attn:sdpa": the code that ran the recurrent blocks and the attention layer
+        (see ``MambaLM.backend`` and ``RNNLM.backend`` for the names)."""
         w = self.lm_head.weight
         if self.mixer == "mamba":
-            rec = self.layers[0].mixer.backend_for(w) if self.layers else "none"
+            rec = scan_name([layer.mixer for layer in self.layers], w)
         else:
-            rec = "cudnn" if w.is_cuda else "torch"
+            ran = sorted(set().union(*(layer.ran for layer in self.layers)))
+            rec = ",".join(ran) if ran else (self.layers[0].implementation(w) if self.layers else "none")
         return f"{self.mixer}:{rec}+attn:{attention_backend_name([self.attention], w)}"

@@ -18,7 +18,7 @@ from torch import nn
 from common import backends
 from common.models.base import SequenceModel
 from common.models.embedding import Embedding, apply_embedding, check_embedding
-from common.models.scan import selective_scan
+from common.models.scan import implementation, selective_scan
 
 __all__ = ["Mamba", "MambaLM"]
 
@@ -80,6 +80,7 @@ class Mamba(nn.Module):
         self.d_inner = int(expand * d_model)
         self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
         self.backend_pref, self.chunk_size = backend, chunk_size
+        self.ran: set[str] = set()  # scan implementations that training forwards ran (provenance)
 
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=bias, **fk)
         self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, kernel_size=d_conv, groups=self.d_inner,
@@ -120,11 +121,14 @@ class Mamba(nn.Module):
         dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = F.linear(dt, self.dt_proj.weight).transpose(1, 2)  # bias goes in as delta_bias
         A = -torch.exp(_up(self.A_log))
-        chunk = self.chunk_size or (1 if x.device.type == "cpu" else 64)
+        chunk = self._chunk(x)
         return selective_scan(x, dt, A, Bm.transpose(1, 2).contiguous(), Cm.transpose(1, 2).contiguous(),
                               D=_up(self.D), z=z, delta_bias=_up(self.dt_proj.bias), delta_softplus=True,
                               return_last_state=return_last_state, initial_state=initial_state,
                               backend=backend, chunk_size=chunk)
+
+    def _chunk(self, x: torch.Tensor) -> int:
+        return self.chunk_size or (1 if x.device.type == "cpu" else 64)
 
     def _conv_kernel(self, x):
         """Causal depthwise conv + SiLU with causal_conv1d when it imports (as mamba_ssm does)."""
@@ -138,8 +142,13 @@ class Mamba(nn.Module):
     # -- public API -----------------------------------------------------------------------------
 
     def backend_for(self, x: torch.Tensor) -> str:
-        """Which path ``forward`` takes on ``x``: "mamba_ssm" or "torch"."""
+        """Which path ``forward`` takes on ``x``: "mamba_ssm" or "torch" (the setting, resolved)."""
         return _resolve_backend(self.backend_pref, x)
+
+    def scan_for(self, x: torch.Tensor) -> str:
+        """The scan code ``forward`` runs on ``x``: "mamba_ssm", "c_scan", "torch_scan" or "chunked_scan"
+        (see ``scan.implementation``, on which the scan itself dispatches)."""
+        return implementation(self.backend_for(x), self._chunk(x), x.device)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """hidden (B, L, d_model) -> (B, L, d_model), from an empty state."""
@@ -156,6 +165,8 @@ class Mamba(nn.Module):
             # gate then read every tensor in one memory order with no copies (mixed layouts made
             # the elementwise ops around the scan several times slower).
             x = F.silu(self.conv1d(x)[..., :L].transpose(1, 2).contiguous()).transpose(1, 2)
+        if torch.is_grad_enabled():
+            self.ran.add(implementation(backend, self._chunk(x), x.device))
         y = self._ssm(x, z, backend)
         return self.out_proj(y.transpose(1, 2))
 
@@ -230,8 +241,10 @@ class MambaLM(SequenceModel):
     then divided by sqrt(n_layer) (one residual branch per layer); the SSM parameters keep the
     block's own init.
 
-    backend: "torch" (pure-PyTorch scan, any device), "mamba_ssm" (CUDA kernels; an error if the
-    package does not import), or "auto" (the kernels when they import and the model is on CUDA).
+    backend: "torch" (no CUDA kernels: the C scan on CPU where it builds, else PyTorch ops; any
+    device), "mamba_ssm" (CUDA kernels; an error if the package does not import), or "auto" (the
+    kernels when they import and the model is on CUDA). The ``backend`` property names the code
+    that actually ran.
     chunk_size: of the PyTorch scan; 1 is the sequential form (fastest on CPUs), larger values the
     chunked doubling form (for GPUs without the kernels); null picks 1 on CPU and 64 elsewhere.
     embedding: "learned" or "sinusoidal" (frozen, tied; see ``common.models.embedding``).
@@ -248,7 +261,6 @@ class MambaLM(SequenceModel):
         _check_backend(backend)
         self.vocab_size, self.d_model, self.n_layer = vocab_size, d_model, n_layer
         self.d_state, self.d_conv, self.d_inner = d_state, d_conv, int(expand * d_model)
-        self._backend = backend
         self.backbone = _Backbone(vocab_size, d_model, n_layer, norm, d_state=d_state, d_conv=d_conv,
                                   expand=expand, dt_rank=dt_rank, backend=backend, chunk_size=chunk_size)
         self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
@@ -289,4 +301,17 @@ class MambaLM(SequenceModel):
 
     @property
     def backend(self) -> str:
-        return _resolve_backend(self._backend, self.lm_head.weight)
+        """The scan code the training passes ran (comma-joined if several), else the one they would run here.
+
+        "c_scan" (C loop, CPU), "torch_scan" (PyTorch ops: ``LIMITS_CPU_KERNELS=0`` or no C
+        compiler), "chunked_scan" (PyTorch, chunked doubling) or "mamba_ssm" (CUDA kernels).
+        """
+        return scan_name([layer.mixer for layer in self.backbone.layers], self.lm_head.weight)
+
+
+def scan_name(mixers: list[Mamba], weight: torch.Tensor) -> str:
+    """What ``mixers`` ran in forwards with gradients, or what one on ``weight``'s device and dtype would run."""
+    if not mixers:
+        return "none"
+    ran = sorted(set().union(*(m.ran for m in mixers)))
+    return ",".join(ran) if ran else mixers[0].scan_for(weight)

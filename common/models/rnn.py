@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+import torch
 from torch import nn
 
 from common.models.base import SequenceModel
-from common.models.gru_cpu import run_rnn
+from common.models.gru_cpu import implementation, run_rnn
 
 Cell = Literal["lstm", "gru"]
 
@@ -32,9 +33,13 @@ class RNNLM(SequenceModel):
         nn.init.uniform_(self.wte.weight, -0.1, 0.1)
         if tie_embeddings:
             self.lm_head.weight = self.wte.weight
+        self.ran: set[str] = set()  # implementations that training forwards ran (provenance)
 
     def forward(self, idx):
-        out, _ = run_rnn(self.rnn, self.drop(self.wte(idx)))
+        x = self.drop(self.wte(idx))
+        if torch.is_grad_enabled():
+            self.ran.add(implementation(self.rnn, x))
+        out, _ = run_rnn(self.rnn, x)
         return self.lm_head(self.drop(out))
 
     def init_state(self, batch_size, device=None):
@@ -49,7 +54,14 @@ class RNNLM(SequenceModel):
 
     @property
     def backend(self) -> str:
-        return "cudnn" if self.wte.weight.is_cuda else "torch"
+        """The recurrence code the training passes ran (comma-joined if several), else the one they would run here.
+
+        GRU on CPU: "c_gru" (C time loops) or "torch_gru" (PyTorch ops: ``LIMITS_CPU_KERNELS=0`` or
+        no C compiler); LSTM on CPU: "torch" (``nn.LSTM``); on CUDA: "cudnn".
+        """
+        if self.ran:
+            return ",".join(sorted(self.ran))
+        return implementation(self.rnn, self.wte.weight[:1, None], grad=True)
 
 
 class LSTM(RNNLM):

@@ -24,7 +24,8 @@ from torch.autograd.function import once_differentiable
 
 from common.models import scan_kernel
 
-__all__ = ["selective_scan_ref", "selective_scan_sequential", "selective_scan_chunked", "selective_scan", "SCAN_BACKENDS"]
+__all__ = ["selective_scan_ref", "selective_scan_sequential", "selective_scan_chunked", "selective_scan", "implementation",
+           "SCAN_BACKENDS"]
 
 SCAN_BACKENDS = ("torch", "ref", "mamba_ssm")
 
@@ -180,10 +181,13 @@ def selective_scan_sequential(u, delta, A, B, C, D=None, z=None, delta_bias=None
     or, where that cannot be built, ``_SequentialScan`` (the same recurrence as PyTorch ops). The
     two agree to rounding.
     """
-    scan = _SequentialScan.apply
-    if u.device.type == "cpu" and scan_kernel.load() is not None:
-        scan = scan_kernel.fused_scan
+    scan = scan_kernel.fused_scan if _sequential_implementation(u.device) == "c_scan" else _SequentialScan.apply
     return _run(scan, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state)
+
+
+def _sequential_implementation(device: torch.device | str) -> str:
+    """"c_scan" where the C loop is used (CPU tensors, kernel built), else "torch_scan" (PyTorch ops)."""
+    return "c_scan" if torch.device(device).type == "cpu" and scan_kernel.load() is not None else "torch_scan"
 
 
 def _run(scan, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state, *extra):
@@ -350,24 +354,45 @@ def selective_scan_chunked(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
                 initial_state, int(chunk_size))
 
 
+def implementation(backend: str, chunk_size: int, device: torch.device | str) -> str:
+    """The code that ``selective_scan(..., backend=backend, chunk_size=chunk_size)`` runs on ``device``.
+
+    "c_scan" (the C loop of ``scan_cpu.c``), "torch_scan" (the same sequential recurrence as
+    PyTorch ops: no C compiler, ``LIMITS_CPU_KERNELS=0``, or a non-CPU device), "chunked_scan"
+    (doubling within chunks), "ref_scan" (step by step) or "mamba_ssm" (the CUDA kernel).
+    ``selective_scan`` dispatches on this very function, so what it says is what runs.
+    """
+    if backend == "torch":
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
+        return _sequential_implementation(device) if chunk_size == 1 else "chunked_scan"
+    if backend == "ref":
+        return "ref_scan"
+    if backend == "mamba_ssm":
+        return "mamba_ssm"
+    raise ValueError(f"unknown scan backend={backend!r}; choose one of {SCAN_BACKENDS}")
+
+
 def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                    return_last_state=False, initial_state=None, *, backend: str = "torch",
                    chunk_size: int = 64):
     """Run the scan on ``backend``: "torch" (``chunk_size`` 1: sequential, the fastest on CPUs; more:
     chunked doubling, for GPUs without the kernel), "ref" (step by step) or "mamba_ssm" (CUDA kernel).
+    ``implementation`` names the code this runs.
 
     The mamba_ssm kernel starts from a zero state, so it refuses ``initial_state``.
     """
-    if backend == "torch" and chunk_size == 1:
-        return selective_scan_sequential(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                         return_last_state, initial_state)
-    if backend == "torch":
+    impl = implementation(backend, chunk_size, u.device)
+    if impl in ("c_scan", "torch_scan"):
+        scan = scan_kernel.fused_scan if impl == "c_scan" else _SequentialScan.apply
+        return _run(scan, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, initial_state)
+    if impl == "chunked_scan":
         return selective_scan_chunked(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
                                       return_last_state, initial_state, chunk_size=chunk_size)
-    if backend == "ref":
+    if impl == "ref_scan":
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
                                   return_last_state, initial_state)
-    if backend == "mamba_ssm":
+    if impl == "mamba_ssm":
         if initial_state is not None:
             raise ValueError("backend=mamba_ssm: selective_scan_fn has no initial state; use backend=torch")
         from common import backends
@@ -377,4 +402,4 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
 
         f32 = lambda t: None if t is None else t.float()  # noqa: E731 (the kernel wants fp32 D and bias)
         return selective_scan_fn(u, delta, A, B, C, f32(D), z, f32(delta_bias), delta_softplus, return_last_state)
-    raise ValueError(f"unknown scan backend={backend!r}; choose one of {SCAN_BACKENDS}")
+    raise AssertionError(impl)  # unreachable: implementation() names only the paths above

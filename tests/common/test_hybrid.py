@@ -4,7 +4,7 @@ import io
 import pytest
 import torch
 
-from common.models import Hybrid
+from common.models import Hybrid, scan_kernel
 from common.models.hybrid import HybridState
 
 V = 11
@@ -104,7 +104,8 @@ def test_state_size_is_recurrent_state_plus_kv_cache():
 
 
 def test_backend_names_both_parts():
-    assert hybrid("mamba").backend == "mamba:torch+attn:sdpa"
+    scan = "c_scan" if scan_kernel.load() is not None else "torch_scan"
+    assert hybrid("mamba").backend == f"mamba:{scan}+attn:sdpa"
     assert hybrid("lstm", attention_backend="naive").backend == "lstm:torch+attn:naive"
 
 

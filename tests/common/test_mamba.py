@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from common import backends
+from common.models import scan_kernel
 from common.models.mamba import Mamba, MambaLM
 
 F64 = dict(rtol=1e-9, atol=1e-10)
@@ -137,7 +138,7 @@ def test_forcing_mamba_ssm_without_it_says_how_to_fix(monkeypatch):
     msg = str(err.value)
     assert "backend=torch" in msg and "mamba-ssm is not installed" in msg and "ImportError" in msg
     assert "\n" not in msg
-    assert MambaLM(VOCAB, backend="auto").backend == "torch"
+    assert MambaLM(VOCAB, backend="auto").backend in ("c_scan", "torch_scan")
 
 
 @pytest.mark.skipif(backends.importable("mamba_ssm")[0], reason="mamba_ssm is installed")
@@ -173,8 +174,10 @@ def test_bad_arguments():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on CUDA 'auto' may pick the kernels")
 def test_backend_property_on_cpu():
-    assert MambaLM(VOCAB, backend="auto").backend == "torch"
-    assert MambaLM(VOCAB, backend="torch").backend == "torch"
+    want = "c_scan" if scan_kernel.load() is not None else "torch_scan"
+    assert MambaLM(VOCAB, backend="auto").backend == want
+    assert MambaLM(VOCAB, backend="torch").backend == want
+    assert MambaLM(VOCAB, backend="torch", chunk_size=8).backend == "chunked_scan"
 
 
 def test_state_size_is_constant_and_counts_the_conv_buffer():
