@@ -11,6 +11,16 @@ import yaml  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test (tiny tensors: faster, and not stalled by other jobs on the cores);
+    a module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 # A figure small enough to train in seconds: copying with a 1-layer Transformer and an LSTM.
 TINY = {
     "seed_everything": 0,

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MeanMetric
 
+from common.lit.evaluation import EvalSets
 from common.models.base import Network
 
 LOSSES = ("hinge", "logistic")
@@ -32,7 +33,7 @@ def margin_loss(score: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor
     raise ValueError(f"unknown loss={kind!r}; choose one of {', '.join(LOSSES)}")
 
 
-class BinaryClassifier(L.LightningModule):
+class BinaryClassifier(EvalSets, L.LightningModule):
     """Trains any ``Network`` that maps (B, n) inputs to (B,) scores on ±1 labels with plain SGD.
 
     Args:
@@ -103,11 +104,6 @@ class BinaryClassifier(L.LightningModule):
                    for i, n in enumerate(self._moved))
 
     # ----- evaluation -----
-    def _eval_set_name(self, dataloader_idx: int, stage: str) -> str:
-        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        names = dm.eval_set_names(stage) if dm is not None and hasattr(dm, "eval_set_names") else None
-        return names[dataloader_idx] if names else f"set{dataloader_idx}"
-
     def _eval_step(self, batch, dataloader_idx: int, stage: str):
         score = self.model(batch["x"])
         key = f"{stage}/{self._eval_set_name(dataloader_idx, stage)}"
@@ -118,28 +114,5 @@ class BinaryClassifier(L.LightningModule):
         m["acc"].update((torch.sign(score) == batch["y"]).float())
         m["loss"].update(margin_loss(score, batch["y"], self.hparams.loss))
 
-    def validation_step(self, batch, batch_idx, dataloader_idx=0):
-        self._eval_step(batch, dataloader_idx, "val")
-
-    def test_step(self, batch, batch_idx, dataloader_idx=0):
-        self._eval_step(batch, dataloader_idx, "test")
-
-    def _eval_epoch_end(self, stage: str):
-        results = {}
-        for key, m in self.eval_metrics.items():
-            if not key.startswith(stage + "/") or m["acc"].update_count == 0:
-                continue
-            name = key.split("/", 1)[1]
-            for metric in ("acc", "loss"):
-                results[f"{metric}@{name}"] = float(m[metric].compute())
-                m[metric].reset()
-        results["rho"] = self.movement()
-        for k, v in results.items():
-            self.log(f"{stage}/{k}", v, add_dataloader_idx=False)
-        self.last_eval = {stage: results, "step": int(self.global_step)}
-
-    def on_validation_epoch_end(self):
-        self._eval_epoch_end("val")
-
-    def on_test_epoch_end(self):
-        self._eval_epoch_end("test")
+    def _whole_eval_metrics(self) -> dict[str, float]:
+        return {"rho": self.movement()}

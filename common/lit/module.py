@@ -19,6 +19,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from common.decoding import greedy_generate, retrieval_generate_batch
 from common.lit.datamodule import SyntheticDataModule, exact_match  # noqa: F401  (exact_match: re-exported)
+from common.lit.evaluation import EvalSets
 from common.models.base import SequenceModel
 
 # SequenceLM moves batches itself (see transfer_batch_to_device); Lightning warns at every fit that it does.
@@ -29,7 +30,7 @@ Schedule = Literal["cosine", "linear", "constant"]
 EvalMode = Literal["generate", "teacher_forced"]
 
 
-class SequenceLM(L.LightningModule):
+class SequenceLM(EvalSets, L.LightningModule):
     """Trains any ``SequenceModel`` on any task that yields prompt/answer batches.
 
     Args:
@@ -165,16 +166,6 @@ class SequenceLM(L.LightningModule):
             }).to(self.device)
         return self.eval_metrics[key.replace(".", "_")]
 
-    def _datamodule(self) -> SyntheticDataModule | None:
-        """The attached task (its ``score``, ``retriever`` and ``eval_set_names``), or None when evaluated
-        on bare dataloaders (exact match, plain greedy decoding, sets named by index)."""
-        return getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-
-    def _eval_set_name(self, dataloader_idx: int, stage: str) -> str:
-        dm = self._datamodule()
-        names = dm.eval_set_names(stage) if dm is not None else None
-        return names[dataloader_idx] if names else f"set{dataloader_idx}"
-
     def generate_answers(self, batch) -> torch.Tensor:
         """Predicted answer tokens (B, A) for a batch of equal-length prompts."""
         prompt, answer = batch["prompt"], batch["answer"]
@@ -206,32 +197,6 @@ class SequenceLM(L.LightningModule):
         m["acc_token"].update(pred.masked_fill(~mask, 0), batch["answer"].masked_fill(~mask, IGNORE))
         m["acc_seq"].update(seq_ok.float())
         m["n"].update(torch.tensor(float(seq_ok.numel()), device=self.device))
-
-    def validation_step(self, batch, batch_idx, dataloader_idx=0):
-        self._eval_step(batch, dataloader_idx, "val")
-
-    def test_step(self, batch, batch_idx, dataloader_idx=0):
-        self._eval_step(batch, dataloader_idx, "test")
-
-    def _eval_epoch_end(self, stage: str):
-        results = {}
-        for key, m in self.eval_metrics.items():
-            if not key.startswith(stage + "/") or m["n"].update_count == 0:
-                continue
-            name = key.split("/", 1)[1]
-            for metric in m.keys():
-                value = m[metric].compute()
-                results[f"{metric}@{name}"] = float(value)
-                if metric != "n":
-                    self.log(f"{stage}/{metric}@{name}", value, add_dataloader_idx=False)
-                m[metric].reset()
-        self.last_eval = {stage: results, "step": int(self.global_step)}
-
-    def on_validation_epoch_end(self):
-        self._eval_epoch_end("val")
-
-    def on_test_epoch_end(self):
-        self._eval_epoch_end("test")
 
 
 def lr_factor(step: int, warmup: int, total: int | None, schedule: str, min_ratio: float) -> float:

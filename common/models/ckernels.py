@@ -1,4 +1,4 @@
-"""Small C kernels for CPU training (``*.c`` beside this file): built on first use, loaded with ctypes.
+"""Small C kernels for CPU training (``*.c`` beside this file, sharing ``*.h``): built on first use, loaded with ctypes.
 
 The C files include no PyTorch headers, so each builds with the system C compiler in about a
 second; the shared library is cached per source, flags and compiler (``$LIMITS_KERNEL_CACHE``,
@@ -53,7 +53,8 @@ def _build(source: Path) -> Path:
     if cc is None:
         raise RuntimeError("no C compiler found (set CC)")
     flags = _flags()
-    key = hashlib.sha256(source.read_bytes() + " ".join([cc, *flags]).encode()).hexdigest()[:16]
+    headers = b"".join(h.read_bytes() for h in sorted(source.parent.glob("*.h")))  # a header edit rebuilds
+    key = hashlib.sha256(source.read_bytes() + headers + " ".join([cc, *flags]).encode()).hexdigest()[:16]
     cache = Path(os.environ.get("LIMITS_KERNEL_CACHE") or Path.home() / ".cache" / "limits-replications")
     lib = cache / f"{source.stem}-{key}.so"
     if lib.exists():
@@ -62,7 +63,7 @@ def _build(source: Path) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
     os.close(fd)
     try:
-        res = subprocess.run([cc, *flags, "-o", tmp, str(source), "-lm"], capture_output=True, text=True)
+        res = subprocess.run([cc, *flags, f"-I{source.parent}", "-o", tmp, str(source), "-lm"], capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError(f"{cc} failed: {res.stderr.strip()[:500]}")
         os.replace(tmp, lib)

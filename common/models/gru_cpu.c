@@ -20,31 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* exp for float that the compiler vectorises (as in scan_cpu.c): Cody-Waite reduction, degree-7
- * polynomial, 2^k from the exponent bits; about 1 ulp of expf for -87 < x < 88. */
-static inline float exp_f32(float x) {
-    const float log2e = 1.44269504088896341f, ln2_hi = 0.693145751953125f, ln2_lo = 1.42860682030941723e-6f;
-    x = x < -87.0f ? -87.0f : (x > 87.0f ? 87.0f : x);
-    float k = floorf(x * log2e + 0.5f);
-    float r = fmaf(k, -ln2_hi, x);
-    r = fmaf(k, -ln2_lo, r);
-    float p = 1.0f / 5040.0f;
-    p = fmaf(p, r, 1.0f / 720.0f);
-    p = fmaf(p, r, 1.0f / 120.0f);
-    p = fmaf(p, r, 1.0f / 24.0f);
-    p = fmaf(p, r, 1.0f / 6.0f);
-    p = fmaf(p, r, 0.5f);
-    p = fmaf(p, r, 1.0f);
-    p = fmaf(p, r, 1.0f);
-    int32_t i = ((int32_t)k + 127) << 23;
-    float s;
-    memcpy(&s, &i, sizeof s);
-    return p * s;
-}
+#include "exp_f32.h"
 
-static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
+/* exp_f32 (exp_f32.h) on inputs clamped to its valid range. */
+static inline float exp_clamped(float x) { return exp_f32(x < -87.0f ? -87.0f : (x > 87.0f ? 87.0f : x)); }
+
+static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_clamped(-x)); }
 /* tanh(x) = 2 sigmoid(2x) - 1: absolute error ~1e-7, which is what the GRU's update adds to. */
-static inline float tanh_f32(float x) { return 2.0f / (1.0f + exp_f32(-2.0f * x)) - 1.0f; }
+static inline float tanh_f32(float x) { return 2.0f / (1.0f + exp_clamped(-2.0f * x)) - 1.0f; }
 static inline double sigmoid_f64(double x) { return 1.0 / (1.0 + exp(-x)); }
 static inline double tanh_f64(double x) { return tanh(x); }
 

@@ -4,7 +4,8 @@ shortcut), and E4b's exact-n staircases with each series' 2^p limit.
 
 ``python -m replications.limits_dl.plots e1 runs/limits_dl/e1_cpu`` (or ``e4b ...``) reads the
 finished runs' ``result.json`` files in that figure folder, keeping only the runs its figure config
-plans (``configs/<folder>.yaml``, or ``--config``; runs of an earlier config stay out), and writes
+plans (``configs/<folder>.yaml``, or ``--config``; runs of an earlier config stay out, and a result
+file that its run's config did not make is an error), and writes
 ``<figure>_boundary.png`` / ``<figure>_staircase.png`` beside the report.
 """
 from __future__ import annotations
@@ -35,19 +36,26 @@ def store_what_fits(n: int, state_bits: float) -> float:
 
 
 CONFIGS = Path(__file__).parent / "configs"
+REPLICATION = "replications.limits_dl"
 
 
 def load_results(fig_dir: Path, config: Path | None = None) -> list[dict]:
-    """Finished runs in ``fig_dir`` that the figure config plans (every run when no config is found)."""
-    results = [json.loads(p.read_text()) for p in sorted(Path(fig_dir).glob("*/result.json"))]
-    config = Path(config) if config else CONFIGS / f"{Path(fig_dir).name}.yaml"
+    """Finished runs in ``fig_dir`` that the figure config plans, each checked to come from its run's config
+    (every result file in the folder when no config is found)."""
+    fig_dir = Path(fig_dir)
+    config = Path(config) if config else CONFIGS / f"{fig_dir.name}.yaml"
     if not config.exists():
-        return results
+        return [json.loads(p.read_text()) for p in sorted(fig_dir.glob("*/result.json"))]
     from common.config import parse, plan_runs
+    from common.errors import ConfigError
+    from common.reporting import finished_results
+    from common.runner import figure_dir
 
-    _, ns = parse("replications.limits_dl", ["--config", str(config)], "plots")
-    planned = {run.run_id for run in plan_runs(None, ns)}
-    return [r for r in results if r.get("run_id") in planned]
+    _, ns = parse(REPLICATION, ["--config", str(config), "--sweep.runs_dir", str(fig_dir.parent.parent)], "plots")
+    if figure_dir(ns, REPLICATION).resolve() != fig_dir.resolve():
+        raise ConfigError(f"{config} is figure {ns.figure.id!r}, whose runs are not in {fig_dir}; "
+                          f"pass the folder {figure_dir(ns, REPLICATION)} or that folder's config")
+    return finished_results(REPLICATION, ns, plan_runs(None, ns))
 
 
 def e1_points(results: list[dict], metric: str = "acc_seq@first") -> dict[tuple, dict[float, tuple]]:

@@ -13,13 +13,7 @@ F64 = dict(rtol=1e-9, atol=1e-10)
 VOCAB = 11
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are tiny: one thread is faster, and not stalled by other jobs on the cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_lm(**kw):

@@ -8,13 +8,7 @@ from common.models.scan import selective_scan, selective_scan_chunked, selective
 F64 = dict(rtol=1e-9, atol=1e-10)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are tiny: one thread is faster, and not stalled by other jobs on the cores."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_inputs(b=2, d=3, n=4, L=7, dtype=torch.float64, softplus=True, seed=0):

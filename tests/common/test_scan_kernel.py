@@ -9,12 +9,7 @@ F64 = dict(rtol=1e-9, atol=1e-10)
 needs_kernel = pytest.mark.skipif(ckernels._compiler() is None, reason="no C compiler: the fused scan cannot be built")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_inputs(b=3, d=5, n=4, L=23, dtype=torch.float64, seed=0):
