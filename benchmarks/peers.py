@@ -2,6 +2,7 @@
 
     python -m benchmarks.peers                 # 0.5M / 1M / 2M, batch 64 x 128
     python -m benchmarks.peers --quick --threads 1
+    python -m benchmarks.peers --threads 2 --repeats 9   # a steadier median
 
 "RNNs are not Transformers (Yet)" trains ``LlamaForCausalLM`` from its official configs
 (``0.5m_transformer`` d64 x 8, ``1m_transformer`` d64 x 16, ``2m_transformer`` d128 x 12; 4 heads,
@@ -76,10 +77,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="batch 16, 2 repeats")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 3; 2 with --quick)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(run(batch=16 if args.quick else 64, repeats=2 if args.quick else 3))
+    print(run(batch=16 if args.quick else 64, repeats=args.repeats or (2 if args.quick else 3)))
 
 
 if __name__ == "__main__":

@@ -93,7 +93,8 @@ def rows(replications: list[str], peak: float, repeats: int, pattern: str = "*_c
                 module.train()
                 flops = step_flops(module, batch)
                 sec = step_time(module, batch, repeats)
-                shape = "x".join(str(s) for s in batch["inputs"].shape)
+                inputs = batch["inputs"] if "inputs" in batch else batch["x"]  # sequence models / classifiers
+                shape = "x".join(str(s) for s in inputs.shape)
                 gflops = flops / sec / 1e9
                 family = type(module.model).__name__
                 yield [rep, config.stem, name, family, f"{module.model.num_params() / 1e3:.0f}k", shape,
