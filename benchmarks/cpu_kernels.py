@@ -35,8 +35,9 @@ def shapes() -> dict[str, tuple]:
 
 def _mamba_shapes(small) -> dict:
     return {
-        # repeat_after_me/configs/fig1b_cpu.yaml, fig5_cpu.yaml, fig6_cpu.yaml: Mamba and Hard-ALiBi 2 x 64, 32 x 88.
-        "Mamba vs Hard-ALiBi, repeat_after_me fig1b/5/6_cpu": (
+        # repeat_after_me/configs/*_cpu.yaml: Mamba and Hard-ALiBi 2 x 64, batch 32; rows of 88 tokens (the
+        # figures' contexts run from 48 to 168; fig5/fig6_cpu: 80).
+        "Mamba vs Hard-ALiBi, repeat_after_me copying models": (
             dict(vocab_size=30, d_model=64, n_layer=2, d_state=16, expand=2),
             dict(vocab_size=30, d_model=64, n_layer=2, n_head=8, position="hard_alibi", num_masked_heads=6), 32, 88, 30),
         # rnns_not_transformers/configs/fig3_cpu.yaml: Mamba 3 x 128 (d_state 4, expand 1) and the
