@@ -31,44 +31,32 @@ static inline float tanh_f32(float x) { return 2.0f / (1.0f + exp_clamped(-2.0f 
 static inline double sigmoid_f64(double x) { return 1.0 / (1.0 + exp(-x)); }
 static inline double tanh_f64(double x) { return tanh(x); }
 
-/* Rows of the batch that share one pass over the recurrent weight: each weight row is read from
- * the L2 cache once per block of RB batch rows (then from L1 for the others) instead of once per
- * row. Each output element still sums its products in the same order, so results do not depend on RB. */
-#define RB 4
-
 #define DEFINE_GRU(T_, NAME)                                                                            \
-/* hs[t] for every step from h0, for batch rows b0..b1-1 (B is the full batch: the row stride). */    \
-void gru_fwd_##NAME(int64_t T, int64_t B, int64_t H, int64_t b0, int64_t b1, T_ unused, const T_ *gi, const T_ *h0, \
-                    const T_ *WhhT, const T_ *bhh, T_ *hs, T_ *gates) {                                \
+/* hs[t] for every step from h0, for batch rows b0..b1-1 (B is the full batch: the row stride). */                                                \
+void gru_fwd_##NAME(int64_t T, int64_t B, int64_t H, int64_t b0, int64_t b1, T_ unused, const T_ *gi, const T_ *h0,            \
+                    const T_ *WhhT, const T_ *bhh, T_ *hs, T_ *gates) {                                            \
     (void)unused;                                                                                       \
     const int64_t G = 3 * H;                                                                            \
-    T_ *gh = (T_ *)malloc(sizeof(T_) * (size_t)(RB * G));                                              \
+    T_ *gh = (T_ *)malloc(sizeof(T_) * (size_t)G);                                                      \
     const T_ *hprev = h0;                                                                               \
     for (int64_t t = 0; t < T; t++) {                                                                   \
         T_ *hcur = hs + t * B * H;                                                                      \
-        for (int64_t b = b0; b < b1; b += RB) {                                                         \
-            const int64_t nb = b1 - b < RB ? b1 - b : RB;                                               \
-            for (int64_t r = 0; r < nb; r++) memcpy(gh + r * G, bhh, sizeof(T_) * (size_t)G);          \
+        for (int64_t b = b0; b < b1; b++) {                                                               \
+            const T_ *hp = hprev + b * H, *g = gi + (t * B + b) * G;                                    \
+            memcpy(gh, bhh, sizeof(T_) * (size_t)G);                                                    \
             for (int64_t k = 0; k < H; k++) {                                                           \
-                const T_ *row = WhhT + k * G;                                                           \
-                for (int64_t r = 0; r < nb; r++) {                                                      \
-                    const T_ hk = hprev[(b + r) * H + k];                                               \
-                    T_ *ghr = gh + r * G;                                                               \
-                    _Pragma("omp simd")                                                                 \
-                    for (int64_t j = 0; j < G; j++) ghr[j] += hk * row[j];                              \
-                }                                                                                       \
-            }                                                                                           \
-            for (int64_t r = 0; r < nb; r++) {                                                          \
-                const T_ *hp = hprev + (b + r) * H, *g = gi + (t * B + b + r) * G, *ghr = gh + r * G;   \
-                T_ *hc = hcur + (b + r) * H, *gs = gates + (t * B + b + r) * 4 * H;                     \
+                const T_ hk = hp[k], *row = WhhT + k * G;                                               \
                 _Pragma("omp simd")                                                                     \
-                for (int64_t j = 0; j < H; j++) {                                                       \
-                    T_ rr = sigmoid_##NAME(g[j] + ghr[j]);                                              \
-                    T_ z = sigmoid_##NAME(g[H + j] + ghr[H + j]);                                       \
-                    T_ n = tanh_##NAME(g[2 * H + j] + rr * ghr[2 * H + j]);                             \
-                    hc[j] = (1 - z) * n + z * hp[j];                                                    \
-                    gs[j] = rr; gs[H + j] = z; gs[2 * H + j] = n; gs[3 * H + j] = ghr[2 * H + j];       \
-                }                                                                                       \
+                for (int64_t j = 0; j < G; j++) gh[j] += hk * row[j];                                   \
+            }                                                                                           \
+            T_ *hc = hcur + b * H, *gs = gates + (t * B + b) * 4 * H;                                   \
+            _Pragma("omp simd")                                                                         \
+            for (int64_t j = 0; j < H; j++) {                                                           \
+                T_ r = sigmoid_##NAME(g[j] + gh[j]);                                                    \
+                T_ z = sigmoid_##NAME(g[H + j] + gh[H + j]);                                            \
+                T_ n = tanh_##NAME(g[2 * H + j] + r * gh[2 * H + j]);                                   \
+                hc[j] = (1 - z) * n + z * hp[j];                                                        \
+                gs[j] = r; gs[H + j] = z; gs[2 * H + j] = n; gs[3 * H + j] = gh[2 * H + j];             \
             }                                                                                           \
         }                                                                                               \
         hprev = hcur;                                                                                   \
@@ -85,32 +73,25 @@ void gru_bwd_##NAME(int64_t T, int64_t B, int64_t H, int64_t b0, int64_t b1, T_ 
     (void)unused;                                                                                       \
     const int64_t G = 3 * H;                                                                            \
     for (int64_t t = T - 1; t >= 0; t--) {                                                              \
-        for (int64_t b = b0; b < b1; b += RB) {                                                         \
-            const int64_t nb = b1 - b < RB ? b1 - b : RB;                                               \
-            for (int64_t r = 0; r < nb; r++) {                                                          \
-                const int64_t row = t * B + b + r;                                                      \
-                const T_ *dout = d_out + row * H, *gs = gates + row * 4 * H;                            \
-                const T_ *hp = t > 0 ? hs + (row - B) * H : h0 + (b + r) * H;                           \
-                T_ *di = dgi + row * G, *dg = dgh + row * G, *c = carry + (b + r) * H;                  \
-                _Pragma("omp simd")                                                                     \
-                for (int64_t j = 0; j < H; j++) {                                                       \
-                    T_ rr = gs[j], z = gs[H + j], n = gs[2 * H + j], ghn = gs[3 * H + j];               \
-                    T_ dh = dout[j] + c[j];                                                             \
-                    T_ dn = dh * (1 - z) * (1 - n * n); /* d(pre-activation of n) */                   \
-                    T_ dr = dn * ghn * rr * (1 - rr), dz = dh * (hp[j] - n) * z * (1 - z);              \
-                    di[j] = dr; di[H + j] = dz; di[2 * H + j] = dn;                                     \
-                    dg[j] = dr; dg[H + j] = dz; dg[2 * H + j] = dn * rr;                                \
-                    c[j] = dh * z;                                                                      \
-                }                                                                                       \
+        for (int64_t b = b0; b < b1; b++) {                                                             \
+            const int64_t row = t * B + b;                                                              \
+            const T_ *dout = d_out + row * H, *gs = gates + row * 4 * H;                                \
+            const T_ *hp = t > 0 ? hs + (row - B) * H : h0 + b * H;                                     \
+            T_ *di = dgi + row * G, *dg = dgh + row * G, *c = carry + b * H;                            \
+            _Pragma("omp simd")                                                                         \
+            for (int64_t j = 0; j < H; j++) {                                                           \
+                T_ r = gs[j], z = gs[H + j], n = gs[2 * H + j], ghn = gs[3 * H + j];                    \
+                T_ dh = dout[j] + c[j];                                                                 \
+                T_ dn = dh * (1 - z) * (1 - n * n); /* d(pre-activation of n) */                       \
+                T_ dr = dn * ghn * r * (1 - r), dz = dh * (hp[j] - n) * z * (1 - z);                    \
+                di[j] = dr; di[H + j] = dz; di[2 * H + j] = dn;                                         \
+                dg[j] = dr; dg[H + j] = dz; dg[2 * H + j] = dn * r;                                     \
+                c[j] = dh * z;                                                                          \
             }                                                                                           \
             for (int64_t jj = 0; jj < G; jj++) {                                                        \
-                const T_ *wr = W + jj * H;                                                              \
-                for (int64_t r = 0; r < nb; r++) {                                                      \
-                    const T_ gj = dgh[(t * B + b + r) * G + jj];                                        \
-                    T_ *c = carry + (b + r) * H;                                                        \
-                    _Pragma("omp simd")                                                                 \
-                    for (int64_t k = 0; k < H; k++) c[k] += gj * wr[k];                                 \
-                }                                                                                       \
+                const T_ gj = dg[jj], *wr = W + jj * H;                                                 \
+                _Pragma("omp simd")                                                                     \
+                for (int64_t k = 0; k < H; k++) c[k] += gj * wr[k];                                     \
             }                                                                                           \
         }                                                                                               \
     }                                                                                                   \
