@@ -35,20 +35,6 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int = 3) -> dict[
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def blocked(fns: dict[str, Callable[[], object]], repeats: int = 3, block: int = 3) -> dict[str, float]:
-    """Median wall time of each function run in blocks: ``block`` calls in a row (the first, which pays
-    for the switch from the other function, untimed), block order reversed every round (A B, B A, ...)
-    so drifting load hits all alike. For large steps whose speed depends on what ran just before
-    (allocator and cache state): strictly interleaved calls can charge one function for the other's."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    names = list(fns)
-    for r in range(repeats):
-        for name in (names if r % 2 == 0 else names[::-1]):
-            fns[name]()
-            times[name].extend(timed(fns[name]) for _ in range(block - 1))
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def table(header: list[str], rows: list[list]) -> str:
     cells = [header] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]

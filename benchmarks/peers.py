@@ -8,11 +8,7 @@
 (``0.5m_transformer`` d64 x 8, ``1m_transformer`` d64 x 16, ``2m_transformer`` d128 x 12; 4 heads,
 MLP 256, RMSNorm, rotary positions, SwiGLU, no biases). Both models are built with those shapes,
 checked to have equal parameter counts, and timed on the same batch, one full training step each
-(forward, loss, backward, AdamW step), in blocks of 3 steps per model, block order alternating
-(A B, B A, ...) so drifting load hits both alike. Not strictly interleaved: alternating single
-steps measured ours at 0.92-0.95x Llama's speed in either order, against 1.12x when each model ran
-7 steps in a row (1M, 2 threads, idle machine): switching models every step costs time that is not
-either model's own.
+(forward, loss, backward, AdamW step), interleaved A B A B so drifting load hits both alike.
 """
 from __future__ import annotations
 
@@ -20,7 +16,7 @@ import argparse
 
 import torch
 
-from benchmarks.common import blocked, table
+from benchmarks.common import interleaved, table
 from common.models import Transformer
 
 VOCAB = 32
@@ -69,12 +65,12 @@ def run(batch: int = 64, seq: int = 128, repeats: int = 3) -> str:
                  "llama": train_step(b, lambda m, i: m(input_ids=i).logits, x)}
         for f in steps.values():
             f()  # warm-up
-        t = blocked(steps, repeats=repeats)
+        t = interleaved(steps, repeats=repeats)
         rows.append([name, f"{pa:,}", f"{pb:,}", f"{t['ours'] * 1e3:.0f}", f"{t['llama'] * 1e3:.0f}",
                      f"{t['llama'] / t['ours']:.2f}"])
     header = ["size", "params ours", "params llama", "ours ms/step", "llama ms/step", "speed-up (llama/ours)"]
-    return (f"Training step, batch {batch} x {seq}, {torch.get_num_threads()} thread(s), median over {repeats} "
-            f"alternating blocks of 2 timed steps\n" + table(header, rows))
+    return (f"Training step, batch {batch} x {seq}, {torch.get_num_threads()} thread(s), median of {repeats} "
+            f"interleaved repeats\n" + table(header, rows))
 
 
 def main(argv=None) -> None:
