@@ -18,7 +18,7 @@ from torchmetrics import MeanMetric, SumMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from common.decoding import greedy_generate, retrieval_generate_batch
-from common.lit.datamodule import SyntheticDataModule, exact_match  # noqa: F401  (exact_match: re-exported)
+from common.lit.datamodule import exact_match  # noqa: F401  (re-exported)
 from common.lit.evaluation import EvalSets
 from common.models.base import SequenceModel
 

@@ -71,23 +71,19 @@ def test_plots_read_only_the_runs_the_figure_config_plans(tmp_path):
     runs = plan_runs(None, ns)[:3]
     fig_dir = tmp_path / "limits_dl" / "e1_cpu"
 
-    def write(run, folder, config):
-        (fig_dir / folder).mkdir(parents=True)
-        (fig_dir / folder / RESULT_FILE).write_text(json.dumps(
-            {"schema": SCHEMA, "run_id": run.run_id, "labels": run.labels, "config": config, "final": {}}))
+    def write(run, run_id, config):  # a result file in the run folder named after labels and run_id
+        folder = fig_dir / run_dir_name(run.labels, run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / RESULT_FILE).write_text(json.dumps(
+            {"schema": SCHEMA, "run_id": run_id, "labels": run.labels, "config": config, "final": {}}))
 
-    write(runs[0], run_dir_name(runs[0].labels, runs[0].run_id), runs[0].config)
-    write(runs[1], run_dir_name(runs[1].labels, runs[1].run_id), runs[1].config)
-    stale = dict(runs[2].config, seed_everything=99)  # a run of an earlier config: not planned, left out
-    (fig_dir / run_dir_name(runs[2].labels, "000000stale0")).mkdir(parents=True)
-    (fig_dir / run_dir_name(runs[2].labels, "000000stale0") / RESULT_FILE).write_text(json.dumps(
-        {"schema": SCHEMA, "run_id": "000000stale0", "labels": runs[2].labels, "config": stale, "final": {}}))
+    write(runs[0], runs[0].run_id, runs[0].config)
+    write(runs[1], runs[1].run_id, runs[1].config)
+    write(runs[2], "000000stale0", dict(runs[2].config, seed_everything=99))  # an earlier config's run: left out
     assert [r["run_id"] for r in PL.load_results(fig_dir)] == [runs[0].run_id, runs[1].run_id]
     assert len(PL.load_results(fig_dir, tmp_path / "no_such.yaml")) == 3  # no config: every run
     with pytest.raises(ConfigError, match="is figure 'e1_cpu'"):
         PL.load_results(tmp_path / "limits_dl" / "other", PL.CONFIGS / "e1_cpu.yaml")
-    tampered = dict(runs[1].config, seed_everything=99)  # result of another config under this run's name
-    (fig_dir / run_dir_name(runs[1].labels, runs[1].run_id) / RESULT_FILE).write_text(json.dumps(
-        {"schema": SCHEMA, "run_id": runs[1].run_id, "labels": runs[1].labels, "config": tampered, "final": {}}))
+    write(runs[1], runs[1].run_id, dict(runs[1].config, seed_everything=99))  # another config under this run's name
     with pytest.raises(ConfigError, match="different config"):
         PL.load_results(fig_dir)
