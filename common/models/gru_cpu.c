@@ -99,3 +99,35 @@ void gru_bwd_##NAME(int64_t T, int64_t B, int64_t H, int64_t b0, int64_t b1, T_ 
 
 DEFINE_GRU(float, f32)
 DEFINE_GRU(double, f64)
+
+/* The batch split into nt slices of rows (each row's result does not depend on the split), run on
+ * the OpenMP team of the calling thread: PyTorch's own, whose threads are already awake after the
+ * step's matrix products (ckernels.py says why that matters). Built without OpenMP the pragma is
+ * ignored and the slices run in turn; the caller then runs the _slice functions on its own threads. */
+#define DEFINE_GRU_SLICES(T_, NAME)                                                                     \
+void gru_fwd_slice_##NAME(int64_t T, int64_t B, int64_t H, int64_t nt, int64_t i, T_ unused, const T_ *gi,   \
+                          const T_ *h0, const T_ *WhhT, const T_ *bhh, T_ *hs, T_ *gates) {               \
+    gru_fwd_##NAME(T, B, H, B * i / nt, B * (i + 1) / nt, unused, gi, h0, WhhT, bhh, hs, gates);         \
+}                                                                                                       \
+void gru_fwd_par_##NAME(int64_t T, int64_t B, int64_t H, int64_t nt, int64_t unused_i, T_ unused,       \
+                        const T_ *gi, const T_ *h0, const T_ *WhhT, const T_ *bhh, T_ *hs, T_ *gates) {   \
+    (void)unused_i;                                                                                     \
+    _Pragma("omp parallel for num_threads(nt) schedule(static, 1)")                                     \
+    for (int64_t i = 0; i < nt; i++) gru_fwd_slice_##NAME(T, B, H, nt, i, unused, gi, h0, WhhT, bhh, hs, gates); \
+}                                                                                                       \
+void gru_bwd_slice_##NAME(int64_t T, int64_t B, int64_t H, int64_t nt, int64_t i, T_ unused,            \
+                          const T_ *d_out, const T_ *gates, const T_ *h0, const T_ *hs, const T_ *W,    \
+                          T_ *dgi, T_ *dgh, T_ *carry) {                                                \
+    gru_bwd_##NAME(T, B, H, B * i / nt, B * (i + 1) / nt, unused, d_out, gates, h0, hs, W, dgi, dgh, carry); \
+}                                                                                                       \
+void gru_bwd_par_##NAME(int64_t T, int64_t B, int64_t H, int64_t nt, int64_t unused_i, T_ unused,       \
+                        const T_ *d_out, const T_ *gates, const T_ *h0, const T_ *hs, const T_ *W,      \
+                        T_ *dgi, T_ *dgh, T_ *carry) {                                                  \
+    (void)unused_i;                                                                                     \
+    _Pragma("omp parallel for num_threads(nt) schedule(static, 1)")                                     \
+    for (int64_t i = 0; i < nt; i++)                                                                    \
+        gru_bwd_slice_##NAME(T, B, H, nt, i, unused, d_out, gates, h0, hs, W, dgi, dgh, carry);         \
+}
+
+DEFINE_GRU_SLICES(float, f32)
+DEFINE_GRU_SLICES(double, f64)

@@ -32,27 +32,22 @@ def _kernel() -> ctypes.CDLL | None:
     """The C time loops (``gru_cpu.c``), or None: then torch.gru and a Python loop do the same work."""
     sigs = {}
     for name, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        sigs[f"gru_fwd_{name}"] = ckernels.sig(5, real, 6)
-        sigs[f"gru_bwd_{name}"] = ckernels.sig(5, real, 8)
+        for form in ("par", "slice"):  # (T, B, H, slices, slice index, unused real, pointers)
+            sigs[f"gru_fwd_{form}_{name}"] = ckernels.sig(5, real, 6)
+            sigs[f"gru_bwd_{form}_{name}"] = ckernels.sig(5, real, 8)
     return ckernels.load("gru_cpu", sigs)
 
 
-def _batch_slices(nb: int) -> list[tuple[int, int]]:
-    k = max(1, min(torch.get_num_threads(), nb))
-    return [(nb * i // k, nb * (i + 1) // k) for i in range(k)]
-
-
-def _c_forward(lib, gi, h0, w_hh, b_hh):
+def _c_forward(gi, h0, w_hh, b_hh):
     """All hidden states (T, B, H) of one layer from its input projections gi (T, B, 3H), in C, and
     the gates (T, B, 4H: r, z, n, gh_n) the backward needs."""
     T, B, G = gi.shape
     H = G // 3
     gi, h0, whhT, b_hh = gi.contiguous(), h0.contiguous(), w_hh.t().contiguous(), b_hh.contiguous()
     hs, gates = gi.new_empty(T, B, H), gi.new_empty(T, B, 4 * H)
-    fn = getattr(lib, "gru_fwd_f64" if gi.dtype == torch.float64 else "gru_fwd_f32")
     P = ckernels.ptr  # noqa: N806
-    ckernels.parallel([lambda s=s, e=e: fn(T, B, H, s, e, 0.0, P(gi), P(h0), P(whhT), P(b_hh), P(hs), P(gates))
-                       for s, e in _batch_slices(B)])
+    ckernels.run_sliced("gru_cpu", "gru_fwd_f64" if gi.dtype == torch.float64 else "gru_fwd_f32", (T, B, H),
+                        ckernels.threads(B), 0.0, (P(gi), P(h0), P(whhT), P(b_hh), P(hs), P(gates)))
     return hs, gates
 
 
@@ -77,11 +72,11 @@ class _GRULayer(torch.autograd.Function):
         if lib is not None:
             # The whole reverse loop, gate gradients included, in C from the forward's gates.
             dgi, dgh = (gi.new_empty(T, B, 3 * H) for _ in range(2))  # contiguous, as the C loop writes them
-            fn = getattr(lib, "gru_bwd_f64" if hs.dtype == torch.float64 else "gru_bwd_f32")
             P = ckernels.ptr  # noqa: N806
             h0c, w = h0.contiguous(), w_hh.contiguous()
-            ckernels.parallel([lambda s=s, e=e: fn(T, B, H, s, e, 0.0, P(d_out), P(gates), P(h0c), P(hs), P(w),
-                                                   P(dgi), P(dgh), P(carry)) for s, e in _batch_slices(B)])
+            ckernels.run_sliced("gru_cpu", "gru_bwd_f64" if hs.dtype == torch.float64 else "gru_bwd_f32", (T, B, H),
+                                ckernels.threads(B), 0.0,
+                                (P(d_out), P(gates), P(h0c), P(hs), P(w), P(dgi), P(dgh), P(carry)))
         else:
             gh = torch.addmm(b_hh, h_prev.reshape(T * B, H), w_hh.t()).view(T, B, 3 * H)
             rz = torch.sigmoid(gi[..., : 2 * H] + gh[..., : 2 * H])
@@ -149,7 +144,7 @@ def run_rnn(gru: nn.RNNBase, x: torch.Tensor, h0: torch.Tensor | None = None):
         gi = F.linear(seq, w_ih, b_ih)
         with torch.no_grad():
             if lib is not None:
-                hs, gates = _c_forward(lib, gi, h0[k], w_hh, b_hh)
+                hs, gates = _c_forward(gi, h0[k], w_hh, b_hh)
             else:
                 hs, _ = torch.gru(seq, h0[k: k + 1], [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, False, False, False)
                 gates = None

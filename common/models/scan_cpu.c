@@ -144,3 +144,45 @@ void scan_bwd_##NAME(int64_t nb, int64_t L, int64_t d, int64_t n, T floor_,     
 
 DEFINE_SCAN(float, f32, exp_f32, 88.0f)
 DEFINE_SCAN(double, f64, exp_f64, 700.0)
+
+/* The batch split into nt slices of rows (a row's result does not depend on the split; gAt gets one
+ * (n, d) accumulator per slice, summed by the caller), run on the OpenMP team of the calling
+ * thread: PyTorch's own (ckernels.py says why). Built without OpenMP the pragma is ignored and the
+ * slices run in turn; the caller then runs the _slice functions on its own threads. */
+#define DEFINE_SCAN_SLICES(T, NAME)                                                                    \
+void scan_fwd_slice_##NAME(int64_t nb, int64_t L, int64_t d, int64_t n, int64_t nt, int64_t i, T floor_, \
+                           const T *u, const T *delta, const T *At, const T *B, const T *C, const T *h0, \
+                           T *y, T *last) {                                                             \
+    const int64_t s = nb * i / nt, e = nb * (i + 1) / nt;                                               \
+    scan_fwd_##NAME(e - s, L, d, n, floor_, u + s * L * d, delta + s * L * d, At, B + s * L * n,        \
+                    C + s * L * n, h0 + s * n * d, y + s * L * d, last + s * n * d);                     \
+}                                                                                                       \
+void scan_fwd_par_##NAME(int64_t nb, int64_t L, int64_t d, int64_t n, int64_t nt, int64_t unused_i, T floor_, \
+                         const T *u, const T *delta, const T *At, const T *B, const T *C, const T *h0,  \
+                         T *y, T *last) {                                                               \
+    (void)unused_i;                                                                                     \
+    _Pragma("omp parallel for num_threads(nt) schedule(static, 1)")                                     \
+    for (int64_t i = 0; i < nt; i++)                                                                    \
+        scan_fwd_slice_##NAME(nb, L, d, n, nt, i, floor_, u, delta, At, B, C, h0, y, last);             \
+}                                                                                                       \
+void scan_bwd_slice_##NAME(int64_t nb, int64_t L, int64_t d, int64_t n, int64_t nt, int64_t i, T floor_, \
+                           const T *u, const T *delta, const T *At, const T *B, const T *C, const T *h0, \
+                           const T *gy, const T *glast, T *gu, T *gdelta, T *gAt, T *gB, T *gC, T *gh0) { \
+    const int64_t s = nb * i / nt, e = nb * (i + 1) / nt;                                               \
+    scan_bwd_##NAME(e - s, L, d, n, floor_, u + s * L * d, delta + s * L * d, At, B + s * L * n,        \
+                    C + s * L * n, h0 + s * n * d, gy + s * L * d, glast ? glast + s * n * d : NULL,    \
+                    gu + s * L * d, gdelta + s * L * d, gAt + i * n * d, gB + s * L * n, gC + s * L * n, \
+                    gh0 + s * n * d);                                                                   \
+}                                                                                                       \
+void scan_bwd_par_##NAME(int64_t nb, int64_t L, int64_t d, int64_t n, int64_t nt, int64_t unused_i, T floor_, \
+                         const T *u, const T *delta, const T *At, const T *B, const T *C, const T *h0,  \
+                         const T *gy, const T *glast, T *gu, T *gdelta, T *gAt, T *gB, T *gC, T *gh0) { \
+    (void)unused_i;                                                                                     \
+    _Pragma("omp parallel for num_threads(nt) schedule(static, 1)")                                     \
+    for (int64_t i = 0; i < nt; i++)                                                                    \
+        scan_bwd_slice_##NAME(nb, L, d, n, nt, i, floor_, u, delta, At, B, C, h0, gy, glast, gu, gdelta, \
+                              gAt, gB, gC, gh0);                                                        \
+}
+
+DEFINE_SCAN_SLICES(float, f32)
+DEFINE_SCAN_SLICES(double, f64)

@@ -13,7 +13,6 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from common.models import ckernels
-from common.models.ckernels import parallel as _parallel
 from common.models.ckernels import ptr as _ptr
 
 __all__ = ["load", "fused_scan"]
@@ -23,8 +22,9 @@ def load() -> ctypes.CDLL | None:
     """The compiled scan, or None (disabled, or it could not be built: warned once)."""
     sigs = {}
     for name, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        sigs[f"scan_fwd_{name}"] = ckernels.sig(4, real, 8)
-        sigs[f"scan_bwd_{name}"] = ckernels.sig(4, real, 14)
+        for form in ("par", "slice"):  # (nb, L, d, n, slices, slice index, floor, pointers)
+            sigs[f"scan_fwd_{form}_{name}"] = ckernels.sig(6, real, 8)
+            sigs[f"scan_bwd_{form}_{name}"] = ckernels.sig(6, real, 14)
     return ckernels.load("scan_cpu", sigs)
 
 
@@ -32,19 +32,12 @@ def _floor(dtype: torch.dtype) -> float:
     return 0.5 * math.log(torch.finfo(dtype).tiny)
 
 
-def _batch_slices(nb: int) -> list[tuple[int, int]]:
-    """Batch rows split over the intra-op threads (ctypes releases the GIL during each call)."""
-    k = max(1, min(torch.get_num_threads(), nb))
-    bounds = [nb * i // k for i in range(k + 1)]
-    return [(bounds[i], bounds[i + 1]) for i in range(k)]
-
-
 class _FusedScan(torch.autograd.Function):
     """y = <C_t, h_t> and the last state (same contract as ``scan._SequentialScan``), in C."""
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, h0):
-        lib = load()
+        load()
         b, d, L = u.shape
         n = A.shape[1]
         name = "f64" if u.dtype == torch.float64 else "f32"
@@ -55,14 +48,8 @@ class _FusedScan(torch.autograd.Function):
         h0t = h0.transpose(1, 2).contiguous()
         y = u.new_empty(b, L, d)
         last = u.new_empty(b, n, d)
-        fwd = getattr(lib, f"scan_fwd_{name}")
-        floor = _floor(u.dtype)
-        calls = []
-        for s, e in _batch_slices(b):
-            args = (e - s, L, d, n, floor, _ptr(ut, s * L * d), _ptr(dt, s * L * d), _ptr(At), _ptr(Bt, s * L * n),
-                    _ptr(Ct, s * L * n), _ptr(h0t, s * n * d), _ptr(y, s * L * d), _ptr(last, s * n * d))
-            calls.append(lambda a=args: fwd(*a))
-        _parallel(calls)
+        ckernels.run_sliced("scan_cpu", f"scan_fwd_{name}", (b, L, d, n), ckernels.threads(b), _floor(u.dtype),
+                            tuple(_ptr(t) for t in (ut, dt, At, Bt, Ct, h0t, y, last)))
         ctx.save_for_backward(ut, dt, At, Bt, Ct, h0t)  # the backward recomputes the states
         return y.transpose(1, 2), last.transpose(1, 2).contiguous()
 
@@ -70,7 +57,7 @@ class _FusedScan(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, gy, glast):
         ut, dt, At, Bt, Ct, h0t = ctx.saved_tensors
-        lib = load()
+        load()
         b, L, d = ut.shape
         n = At.shape[0]
         name = "f64" if ut.dtype == torch.float64 else "f32"
@@ -79,19 +66,11 @@ class _FusedScan(torch.autograd.Function):
         gu, gdelta = torch.empty_like(ut), torch.empty_like(ut)
         gB, gC = torch.empty_like(Bt), torch.empty_like(Ct)
         gh0 = torch.empty_like(h0t)
-        slices = _batch_slices(b)
-        gAs = [torch.zeros_like(At) for _ in slices]  # one accumulator per thread, summed below
-        bwd = getattr(lib, f"scan_bwd_{name}")
-        floor = _floor(ut.dtype)
-        calls = []
-        for (s, e), gA in zip(slices, gAs):
-            args = (e - s, L, d, n, floor, _ptr(ut, s * L * d), _ptr(dt, s * L * d), _ptr(At), _ptr(Bt, s * L * n),
-                    _ptr(Ct, s * L * n), _ptr(h0t, s * n * d), _ptr(gyt, s * L * d),
-                    _ptr(glt, s * n * d), _ptr(gu, s * L * d), _ptr(gdelta, s * L * d), _ptr(gA),
-                    _ptr(gB, s * L * n), _ptr(gC, s * L * n), _ptr(gh0, s * n * d))
-            calls.append(lambda a=args: bwd(*a))
-        _parallel(calls)
-        gA = gAs[0] if len(gAs) == 1 else torch.stack(gAs).sum(0)
+        nt = ckernels.threads(b)
+        gAs = At.new_zeros(nt, *At.shape)  # one accumulator per slice, summed below
+        ckernels.run_sliced("scan_cpu", f"scan_bwd_{name}", (b, L, d, n), nt, _floor(ut.dtype),
+                            tuple(_ptr(t) for t in (ut, dt, At, Bt, Ct, h0t, gyt, glt, gu, gdelta, gAs, gB, gC, gh0)))
+        gA = gAs[0] if nt == 1 else gAs.sum(0)
         return (gu.transpose(1, 2), gdelta.transpose(1, 2), gA.t(), gB.transpose(1, 2), gC.transpose(1, 2),
                 gh0.transpose(1, 2))
 
