@@ -6,7 +6,8 @@
 
 "RNNs are not Transformers (Yet)" trains ``LlamaForCausalLM`` from its official configs
 (``0.5m_transformer`` d64 x 8, ``1m_transformer`` d64 x 16, ``2m_transformer`` d128 x 12; 4 heads,
-MLP 256, RMSNorm, rotary positions, SwiGLU, no biases). Both models are built with those shapes,
+MLP 256, RMSNorm, rotary positions on the whole head, SwiGLU, no biases; our configs of that paper
+use the same). Both models are built with those shapes,
 checked to have equal parameter counts, and timed on the same batch, one full training step each
 (forward, loss, backward, AdamW step), interleaved A B A B so drifting load hits both alike.
 """
@@ -29,7 +30,7 @@ SIZES = {  # (d_model, n_layer), 4 heads and MLP 256 throughout
 
 def ours(d: int, n_layer: int, seq: int) -> torch.nn.Module:
     return Transformer(VOCAB, d_model=d, n_layer=n_layer, n_head=4, d_ff=256, norm="rms", mlp="swiglu",
-                       bias=False, position="rope", max_seq_len=seq)
+                       bias=False, position="rope", rope_fraction=1.0, max_seq_len=seq)
 
 
 def llama(d: int, n_layer: int, seq: int) -> torch.nn.Module:

@@ -6,6 +6,7 @@ import torch
 
 from common.models import Hybrid, scan_kernel
 from common.models.hybrid import HybridState
+from common.models.mamba import RMSNorm
 
 V = 11
 
@@ -64,7 +65,7 @@ def test_default_is_attention_on_top_with_llama_layer():
     m = hybrid()
     assert m.attn_layer == m.n_layer
     a = m.attention
-    assert isinstance(a.norm1, torch.nn.RMSNorm) and a.mlp.kind == "swiglu" and a.attn.rot_dim == a.attn.head_dim
+    assert isinstance(a.norm1, RMSNorm) and a.norm1.eps == 1e-6 and a.mlp.kind == "swiglu" and a.attn.rot_dim == a.attn.head_dim
     assert a.attn.qkv.bias is None and a.mlp.up.bias is None
     assert m.lm_head.weight is m.embedding.weight
 
