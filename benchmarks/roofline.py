@@ -10,6 +10,12 @@ in a figure's sweep, built through the same config path as ``fit``; its FLOPs ar
 ``torch.utils.flop_counter`` over one training step (forward + backward of the loss, matrix
 products and attention only: elementwise work such as Mamba's scan counts as zero, which is why
 an elementwise-bound model shows a low fraction of peak).
+
+A second table adds up each figure's training time from these step times: every run of the sweep
+(seeds included) costs its ``trainer.max_steps`` times its model's step time. It leaves out
+evaluation, data generation and start-up, so it is a floor on the figure's wall time, and it is
+how the same figures are compared across code versions (``LIMITS_CPU_KERNELS=0`` gives the
+PyTorch-ops paths the C kernels replace).
 """
 from __future__ import annotations
 
@@ -40,25 +46,23 @@ def matmul_peak(n: int = 1024, repeats: int = 5) -> float:
 
 
 def figure_models(replication: str, config: Path):
-    """Distinct (label, built SequenceLM, one training batch) of a figure's sweep."""
+    """Distinct (label, built SequenceLM, one training batch, max_steps of every run using them) of a figure's sweep."""
     from common.cli import instantiate, parse, plan_runs, quiet_lightning
 
     parser, cfg = parse(f"replications.{replication}", ["--config", str(config)], prog="roofline")
-    seen = set()
+    groups: dict[str, list] = {}
     for run in plan_runs(parser, cfg):
         model_cfg = run.config["model"]["init_args"].get("model")
         data = copy.deepcopy(run.config["data"])
         data.get("init_args", {}).pop("seed", None)  # seeds change the numbers drawn, not the shapes timed
-        key = repr((model_cfg, data))
-        if key in seen:
-            continue
-        seen.add(key)
+        groups.setdefault(repr((model_cfg, data)), []).append(run)
+    for runs in groups.values():
         with quiet_lightning():
-            init = instantiate(parser, copy.deepcopy(run.namespace))
+            init = instantiate(parser, copy.deepcopy(runs[0].namespace))
         dm, module = init.data, init.model
         dm.setup("fit")
         batch = next(iter(dm.train_dataloader()))
-        yield run.name, module, batch
+        yield runs[0].name, module, batch, [int(r.config["trainer"]["max_steps"]) for r in runs]
 
 
 def step_time(module, batch, repeats: int) -> float:
@@ -83,7 +87,8 @@ def step_flops(module, batch) -> int:
     return counter.get_total_flops()
 
 
-def rows(replications: list[str], peak: float, repeats: int, pattern: str = "*_cpu.yaml"):
+def rows(replications: list[str], peak: float, repeats: int, pattern: str = "*_cpu.yaml", walls: dict | None = None):
+    """Roofline rows; ``walls`` (if given) collects (replication, figure) -> [runs, steps, seconds of training]."""
     for rep in replications:
         for config in sorted((ROOT / rep / "configs").glob(pattern)):
             try:
@@ -91,10 +96,13 @@ def rows(replications: list[str], peak: float, repeats: int, pattern: str = "*_c
             except Exception as e:  # a config this benchmark cannot build is reported, not fatal
                 yield [rep, config.stem, f"not built: {str(e).splitlines()[0][:60]}", "", "", "", "", "", ""]
                 continue
-            for name, module, batch in models:
+            for name, module, batch, steps in models:
                 module.train()
                 flops = step_flops(module, batch)
                 sec = step_time(module, batch, repeats)
+                if walls is not None:
+                    w = walls.setdefault((rep, config.stem), [0, 0, 0.0])
+                    w[0], w[1], w[2] = w[0] + len(steps), w[1] + sum(steps), w[2] + sec * sum(steps)
                 inputs = batch["inputs"] if "inputs" in batch else batch["x"]  # sequence models / classifiers
                 shape = "x".join(str(s) for s in inputs.shape)
                 gflops = flops / sec / 1e9
@@ -117,7 +125,16 @@ def main(argv=None) -> None:
     peak = matmul_peak()
     print(f"fp32 matmul peak: {peak:.1f} GFLOP/s at {threads} thread(s) ({peak / threads:.1f} per thread)")
     header = ["replication", "figure", "run", "model", "params", "batch", "ms/step", "GFLOP/s", "of peak"]
-    print(table(header, list(rows(args.replications, peak, args.repeats, args.configs))))
+    walls: dict = {}
+    print(table(header, list(rows(args.replications, peak, args.repeats, args.configs, walls))))
+    print(f"\nTraining time of each figure from these step times ({threads} thread(s), runs one after another; "
+          "evaluation not included)")
+    wall_rows = [[rep, fig, str(n), f"{steps:,}", f"{sec / 60:.1f}"] for (rep, fig), (n, steps, sec) in walls.items()]
+    for rep in dict.fromkeys(r[0] for r in wall_rows):
+        mine = [w for w in walls.items() if w[0][0] == rep]
+        wall_rows.append([rep, "all", str(sum(v[0] for _, v in mine)), f"{sum(v[1] for _, v in mine):,}",
+                          f"{sum(v[2] for _, v in mine) / 60:.1f}"])
+    print(table(["replication", "figure", "runs", "training steps", "minutes"], wall_rows))
 
 
 if __name__ == "__main__":

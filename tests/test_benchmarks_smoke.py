@@ -38,9 +38,12 @@ def test_roofline_builds_each_distinct_model_of_a_figure_and_counts_its_flops():
     out = list(roofline.rows(["rnns_not_transformers"], peak=1.0, repeats=1, pattern="factlookup_cpu.yaml"))
     assert [r[3] for r in out] == ["Transformer", "MambaLM", "Transformer", "MambaLM"]  # 2 formats x 2 models
     assert all(float(r[7]) > 0 for r in out)
-    mlp = list(roofline.rows(["hidden_progress"], peak=1.0, repeats=1, pattern="parity_scaling_cpu.yaml"))
+    walls: dict = {}
+    mlp = list(roofline.rows(["hidden_progress"], peak=1.0, repeats=1, pattern="parity_scaling_cpu.yaml", walls=walls))
     assert mlp and all(r[3] == "MLP" and float(r[6]) > 0 for r in mlp)  # {"x", "y"} batches
     assert len(mlp) == 3 * 4  # one row per (k, n) cell: its 10 seeds are not distinct models
+    (runs, steps, sec), = walls.values()  # but every seed's run counts in the figure's training time
+    assert runs == 120 and steps == 120 * 20000 and sec > 0  # trainer.max_steps 20000 in that config
 
 
 def test_peer_benchmark_builds_llama_and_ours_with_equal_parameter_counts():

@@ -18,6 +18,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from common.lit.evaluation import EvalSets
+from common.lit.hooks import PlainHookName
 from common.models.base import Network
 
 LOSSES = ("hinge", "logistic")
@@ -33,7 +34,7 @@ def margin_loss(score: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor
     raise ValueError(f"unknown loss={kind!r}; choose one of {', '.join(LOSSES)}")
 
 
-class BinaryClassifier(EvalSets, L.LightningModule):
+class BinaryClassifier(PlainHookName, EvalSets, L.LightningModule):
     """Trains any ``Network`` that maps (B, n) inputs to (B,) scores on ±1 labels with plain SGD.
 
     Args:

@@ -20,6 +20,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from common.decoding import greedy_generate, retrieval_generate_batch
 from common.lit.datamodule import exact_match  # noqa: F401  (re-exported)
 from common.lit.evaluation import EvalSets
+from common.lit.hooks import PlainHookName
 from common.models.base import SequenceModel
 
 # SequenceLM moves batches itself (see transfer_batch_to_device); Lightning warns at every fit that it does.
@@ -30,7 +31,7 @@ Schedule = Literal["cosine", "linear", "constant"]
 EvalMode = Literal["generate", "teacher_forced"]
 
 
-class SequenceLM(EvalSets, L.LightningModule):
+class SequenceLM(PlainHookName, EvalSets, L.LightningModule):
     """Trains any ``SequenceModel`` on any task that yields prompt/answer batches.
 
     Args:
