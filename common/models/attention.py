@@ -9,8 +9,8 @@ in head h (Hard-ALiBi windows), optionally with ALiBi's term -slope_h * (distanc
   Readable and slow: the reference every other backend is tested against.
 - ``sdpa``: ``F.scaled_dot_product_attention``. Without a positional bias it passes
   ``is_causal=True`` (Tq == Tk), nothing (Tq == 1) or a lower-right ``CausalBias`` (otherwise),
-  so PyTorch may pick its fused kernels; ALiBi goes in as a dense additive bias and windows as
-  a boolean mask, built once per forward and shared by every layer.
+  so PyTorch may pick its fused kernels; ALiBi and windows go in as one dense additive bias (0 /
+  -inf for windows), built once per forward, shared by every layer, broadcast over the batch.
 - ``flex``: ``torch.nn.attention.flex_attention``: ALiBi as a ``score_mod``, causality and the
   per-head windows as a block mask, so masked blocks are skipped. Compiled on CUDA (needs
   triton); on CPU it runs eagerly, forward only (torch has no CPU backward for it).
@@ -160,14 +160,12 @@ def _sdpa(q, k, v, pattern, memo):
         from torch.nn.attention.bias import causal_lower_right
 
         return sdpa(q, k, v, attn_mask=causal_lower_right(Tq, Tk))
-    if pattern.has_alibi:
-        mask = _memo(memo, ("bias", Tq, Tk, q.dtype, q.device), lambda: attention_bias(
-            pattern.position, pattern.n_head, *_positions(Tq, Tk, q.device), dtype=q.dtype))
-    else:  # windows only: a boolean mask lets SDPA keep a fused kernel
-        mask = _memo(memo, ("allowed", Tq, Tk, q.device), lambda: attention_bias(
-            pattern.position, pattern.n_head, *_positions(Tq, Tk, q.device), pattern.num_masked_heads,
-            dtype=torch.float32) == 0)
-    return sdpa(q, k, v, attn_mask=mask)
+    # ALiBi's bias, or the windows' 0 / -inf (a query always sees itself, so no row is all -inf).
+    mask = _memo(memo, ("bias", Tq, Tk, q.dtype, q.device), lambda: attention_bias(
+        pattern.position, pattern.n_head, *_positions(Tq, Tk, q.device), pattern.num_masked_heads, dtype=q.dtype))
+    # Given as a (B, H, Tq, Tk) view: with the (H, Tq, Tk) mask itself, or a boolean one, PyTorch's CPU
+    # kernel took about twice as long forward + backward (docs/benchmarks.md).
+    return sdpa(q, k, v, attn_mask=mask.expand(q.shape[0], -1, -1, -1))
 
 
 @functools.lru_cache(maxsize=None)
