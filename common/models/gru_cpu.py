@@ -28,14 +28,16 @@ from torch import nn
 from common.models import ckernels
 
 
+_SIGNATURES = {  # (T, B, H, slices, slice index, unused real, pointers)
+    f"gru_{way}_{form}_{name}": ckernels.sig(5, real, 6 if way == "fwd" else 8)
+    for name, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double))
+    for way in ("fwd", "bwd") for form in ("par", "slice")
+}
+
+
 def _kernel() -> ctypes.CDLL | None:
     """The C time loops (``gru_cpu.c``), or None: then torch.gru and a Python loop do the same work."""
-    sigs = {}
-    for name, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        for form in ("par", "slice"):  # (T, B, H, slices, slice index, unused real, pointers)
-            sigs[f"gru_fwd_{form}_{name}"] = ckernels.sig(5, real, 6)
-            sigs[f"gru_bwd_{form}_{name}"] = ckernels.sig(5, real, 8)
-    return ckernels.load("gru_cpu", sigs)
+    return ckernels.load("gru_cpu", _SIGNATURES)
 
 
 def _c_forward(gi, h0, w_hh, b_hh):

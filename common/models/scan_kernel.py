@@ -18,14 +18,16 @@ from common.models.ckernels import ptr as _ptr
 __all__ = ["load", "fused_scan"]
 
 
+_SIGNATURES = {  # (nb, L, d, n, slices, slice index, floor, pointers)
+    f"scan_{way}_{form}_{name}": ckernels.sig(6, real, 8 if way == "fwd" else 14)
+    for name, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double))
+    for way in ("fwd", "bwd") for form in ("par", "slice")
+}
+
+
 def load() -> ctypes.CDLL | None:
     """The compiled scan, or None (disabled, or it could not be built: warned once)."""
-    sigs = {}
-    for name, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        for form in ("par", "slice"):  # (nb, L, d, n, slices, slice index, floor, pointers)
-            sigs[f"scan_fwd_{form}_{name}"] = ckernels.sig(6, real, 8)
-            sigs[f"scan_bwd_{form}_{name}"] = ckernels.sig(6, real, 14)
-    return ckernels.load("scan_cpu", sigs)
+    return ckernels.load("scan_cpu", _SIGNATURES)
 
 
 def _floor(dtype: torch.dtype) -> float:
