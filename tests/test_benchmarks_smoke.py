@@ -21,11 +21,11 @@ def test_interleaved_reports_every_function_and_table_aligns():
 def test_lightning_overhead_benchmark_times_both_loops_per_model():
     from benchmarks import lightning_overhead
 
-    families = ["lstm", "mamba"]  # two of the five, to keep the test short
+    families = ["lstm", "mamba", "tiny"]  # two of the five, and the fixed-cost probe, to keep the test short
     out = lightning_overhead.run(steps=lightning_overhead.WARM + 3, batch_size=2, repeats=1, families=families)
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()
             if line.startswith("| ") and "model" not in line]
-    assert [r[0].split()[0] for r in rows] == families
+    assert [r[0].split()[:2] for r in rows] == [["lstm", "d112"], ["mamba", rows[1][0].split()[1]], ["lstm", "d4"]]
     assert rows[1][2] in ("c_scan", "torch_scan")  # the backend that ran
     assert all(len(set(r[3].split("/"))) == 1 for r in rows)  # both loops ran with the same thread count
     assert all(float(r[4]) > 0 and float(r[5]) > 0 and float(r[6]) > 0 for r in rows)
