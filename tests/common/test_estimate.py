@@ -68,3 +68,31 @@ def test_with_a_gpu_nothing_is_timed(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(estimate, "seconds_per_step", lambda *a: (_ for _ in ()).throw(AssertionError("timed")))
     assert estimate.go_on_without_gpu([run(0, 10, "a")], {0: 1.0}, build)
+
+
+def sized_run(d_model, steps, seed=0):
+    return SimpleNamespace(config={"model": {"d_model": d_model}, "data": {"init_args": {"seed": seed}},
+                                   "trainer": {"max_steps": steps}})
+
+
+def build_sized(r):
+    torch.manual_seed(0)
+    d = r.config["model"]["d_model"]
+    return SimpleNamespace(model=SimpleNamespace(model=Transformer(8, d_model=d, n_layer=2, n_head=2)),
+                           data=Copy(batch_size=64 if d > 64 else 1))
+
+
+def test_pool_order_times_a_step_of_each_model_once_and_scales_by_its_steps():
+    built, threads = [], torch.get_num_threads()
+    runs = [sized_run(8, 100), sized_run(8, 1000, seed=1), sized_run(256, 100)]
+    secs = estimate.timed_costs(runs, lambda r: built.append(r) or build_sized(r), rough=[3.0, 2.0, 1.0])
+    assert len(built) == 2  # the two width-8 runs differ only in the seed: one timed step serves both
+    assert secs[1] == 10 * secs[0]  # same step, ten times the steps
+    assert secs[2] > secs[0]  # a 256-wide model on 64 rows takes longer a step than an 8-wide one on 1
+    assert torch.get_num_threads() == threads  # timed on one thread, as a worker trains; then restored
+
+
+def test_pool_order_falls_back_to_the_rough_cost_when_a_run_cannot_be_timed():
+    def broken(r):
+        raise RuntimeError("no data here")
+    assert estimate.timed_costs([sized_run(8, 100), sized_run(8, 200)], broken, rough=[5.0, 7.0]) == [5.0, 7.0]
