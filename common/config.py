@@ -311,8 +311,9 @@ def check_buildable(parser: ArgumentParser | None, run: Run, figure: Figure | No
     Also checks the data's length and memory bounds and, given ``figure``, that its x and y name
     evaluation sets and metrics this run measures.
 
-    Returns a rough cost of the run (steps x batch x longest sequence x parameters), used to
-    start the longest runs first when several train at once.
+    Returns a rough cost of the run (steps x batch x longest sequence x parameters): the scale of a
+    paper-scale estimate, and the fallback order of a pool when its runs cannot be timed
+    (``common.estimate.timed_costs``).
     """
     try:
         with torch.device("meta"):
