@@ -45,6 +45,11 @@ SHAPES = {
     "tiny": dict(d_model=4),
 }
 FAMILY = {"tiny": "lstm"}  # the model family of a SHAPES entry whose name is not one
+DEFAULT = [name for name in SHAPES if name not in FAMILY]  # the families; probes only when asked
+
+
+def family_of(name: str) -> str:
+    return FAMILY.get(name, name)
 
 
 def model_kwargs(family: str) -> dict:
@@ -53,7 +58,7 @@ def model_kwargs(family: str) -> dict:
     if "d_model" in kw:
         return dict(kw)
     target = FAMILIES["lstm"](VOCAB, **SHAPES["lstm"]).num_params()
-    return fit_size(FAMILY.get(family, family), target, VOCAB, **kw)
+    return fit_size(family_of(family), target, VOCAB, **kw)
 
 
 def batches(n: int, batch_size: int) -> list[dict]:
@@ -125,10 +130,10 @@ def _sync():
 def run(steps: int = 200, batch_size: int = 32, repeats: int = 3, families: list[str] | None = None) -> str:
     data = batches(steps, batch_size)
     rows = []
-    for family in families or [f for f in SHAPES if f != "tiny"]:
+    for family in families or DEFAULT:
         kw = model_kwargs(family)
         torch.manual_seed(0)
-        base = SequenceLM(lambda v, f=FAMILY.get(family, family), k=kw: FAMILIES[f](v, **k), vocab_size=VOCAB, lr=1e-3,
+        base = SequenceLM(lambda v, f=family_of(family), k=kw: FAMILIES[f](v, **k), vocab_size=VOCAB, lr=1e-3,
                           warmup_steps=10, check_finite_every=50)
         loops = {"bare": bare_loop, "lightning": lightning_loop}
         times = {k: [] for k in loops}
@@ -141,7 +146,7 @@ def run(steps: int = 200, batch_size: int = 32, repeats: int = 3, families: list
         per_step = {k: statistics.median(t[0] for t in v) / (steps - WARM) for k, v in times.items()}
         start = {k: statistics.median(t[1] for t in v) - WARM * per_step[k] for k, v in times.items()}
         threads = "/".join(str(sorted({t[2] for t in times[k]})).strip("[]") for k in loops)
-        name = f"{FAMILY.get(family, family)} d{kw['d_model']} L{kw.get('n_layer', 1)}"
+        name = f"{family_of(family)} d{kw['d_model']} L{kw.get('n_layer', 1)}"
         rows.append([name, f"{base.model.num_params() / 1e3:.0f}k", backend, threads,
                      f"{per_step['bare'] * 1e3:.2f}", f"{per_step['lightning'] * 1e3:.2f}",
                      f"{per_step['lightning'] / per_step['bare']:.3f}", f"{start['lightning'] - start['bare']:.2f}"])
@@ -156,7 +161,7 @@ if __name__ == "__main__":
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (torch's default otherwise)")
-    p.add_argument("--families", nargs="*", default=[f for f in SHAPES if f != "tiny"], choices=list(SHAPES))
+    p.add_argument("--families", nargs="*", default=DEFAULT, choices=list(SHAPES))
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)

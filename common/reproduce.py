@@ -106,12 +106,13 @@ def reproduce(replication: str, argv: list[str], prog: str, train: bool = True) 
         return
     if scale == "paper" and pending and not go_on_without_gpu([r for r, _, _ in pending], cost, n_workers):
         return
-    if n_workers > 1 and len(pending) > 1:
+    pool = n_workers > 1 and len(pending) > 1
+    if pool:
         runs_pending = [r for r, _, _ in pending]
         secs = estimate.timed_costs(runs_pending, lambda r: build(r.namespace), [cost[id(r)] for r in runs_pending])
         cost.update({id(r): c for r, c in zip(runs_pending, secs)})
     pending.sort(key=lambda p: -cost[id(p[0])])  # longest first, across figures
-    if n_workers > 1 and len(pending) > 1:
+    if pool:
         train_in_workers(replication, [], pending, total, n_workers)
     else:
         for run, run_dir, _ in pending:

@@ -148,8 +148,8 @@ def fit(replication: str, parser, cfg: Namespace, argv: list[str] = ()) -> list[
     if cfg.sweep.workers > 1 and len(pending) > 1:
         runs_pending = [r for r, _ in pending]
         secs = estimate.timed_costs(runs_pending, lambda r: build(r.namespace), [cost[r.index] for r in runs_pending])
-        order = {id(r): c for r, c in zip(runs_pending, secs)}
-        pending.sort(key=lambda p: -order[id(p[0])])  # longest first: the last ones to start end soonest
+        cost.update({r.index: c for r, c in zip(runs_pending, secs)})
+        pending.sort(key=lambda p: -cost[p[0].index])  # longest first: the last ones to start end soonest
         train_in_workers(replication, list(argv), pending, len(runs), cfg.sweep.workers)
     else:
         train_serially(pending, len(runs), cfg.sweep.checkpoint_every)
