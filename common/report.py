@@ -7,6 +7,7 @@ import io
 import math
 import re
 import statistics
+import textwrap
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -462,7 +463,8 @@ def _panels(report: dict, figure: Figure, path: Path, plt) -> None:
                 handles.append(h)
                 labels.append(label)
     fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(6, len(labels)) or 1)
-    fig.suptitle(f"{figure.id} ({figure.scale} scale): {figure.title}", fontsize=10)
+    fig.suptitle(fit_title(f"{figure.id} ({figure.scale} scale): {figure.title}", fig.get_figwidth(), 10),
+                 fontsize=10)
     fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 6), 1, 0.97))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -486,9 +488,15 @@ def _bars(ax, report: dict, figure: Figure, published: list[PublishedValue], x) 
     ax.set_xlabel(f"{', '.join(figure.series)} ({x_words(figure)} = {x})")
 
 
+def fit_title(text: str, inches: float, fontsize: float) -> str:
+    """``text`` broken into lines that fit ``inches`` at ``fontsize`` (long figure titles ran off the image)."""
+    return textwrap.fill(text, max(20, int(inches * 72 / (0.6 * fontsize))))
+
+
 def _finish(fig, ax, figure: Figure, path: Path, plt) -> None:
     ax.set_ylabel(y_words(figure))
-    ax.set_title(f"{figure.id} ({figure.scale} scale): {figure.title}", fontsize=9)
+    inches = min(fig.get_figwidth(), 6.4)  # the first axes' share of a wider figure (beside "also" panels)
+    ax.set_title(fit_title(f"{figure.id} ({figure.scale} scale): {figure.title}", inches, 9), fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
     ax.legend(uniq.values(), uniq.keys(), fontsize=7)

@@ -33,3 +33,29 @@ def test_several_x_draw_lines(tmp_path, monkeypatch):
     fig = Figure(id="f", title="t", x="eval:len", y="acc", series=["model"], scale="cpu")
     plot(_report({"a": {10: 0.5, 20: 0.4}}), fig, [], tmp_path / "f.png")
     assert (tmp_path / "f.png").exists()
+
+
+def test_long_title_stays_inside_the_image(tmp_path, monkeypatch):
+    import matplotlib.figure
+    import matplotlib.text
+
+    outside, checked = [], []
+    real_savefig = matplotlib.figure.Figure.savefig
+
+    def checked_savefig(self, *args, **kwargs):
+        renderer = self.canvas.get_renderer()
+        for text in self.findobj(matplotlib.text.Text):
+            if "fig6_cpu" in text.get_text():  # the title (tick labels outside the view are not drawn)
+                checked.append(text.get_text())
+                box = text.get_window_extent(renderer)
+                if box.x0 < -1 or box.x1 > self.bbox.width + 1:
+                    outside.append(text.get_text())
+        return real_savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", checked_savefig)
+    title = ("n-gram lookup, prefix key: answer accuracy by string length, trained on lengths 6..12 "
+             "(Fig. 6, CPU), with a few more words to be sure it is long")
+    for x in ({10: 0.5, 20: 0.4}, {8: 0.5}):  # lines, then bars
+        fig = Figure(id="fig6_cpu", title=title, x="eval:len", y="acc", series=["model"], scale="cpu")
+        plot(_report({"a": x}), fig, [], tmp_path / "f.png")
+    assert len(checked) == 2 and outside == []
