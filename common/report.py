@@ -18,6 +18,8 @@ from common.io import atomic_write_bytes, atomic_write_text
 from common.published import PublishedValue
 from common.validate import FIRST_STEP
 
+MAIN_WIDTH = 6.4  # inches a plot gives its main axes (the whole width when it has no side panels)
+
 
 @dataclass
 class Point:
@@ -363,7 +365,7 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
         return
     xs_all = {x for pts in report["series"].values() for x in pts if not isinstance(x, str)}
     also = list(report.get("also", {})) if len(xs_all) != 1 else []
-    fig, axes = plt.subplots(1, 1 + len(also), figsize=(6.4 + 4.4 * len(also), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, 1 + len(also), figsize=(MAIN_WIDTH + 4.4 * len(also), 4.2), squeeze=False)
     ax = axes[0][0]
     if len(xs_all) == 1:  # one x for every series (e.g. one graph size): bars, not lines of one point
         _bars(ax, report, figure, published, xs_all.pop())
@@ -463,8 +465,7 @@ def _panels(report: dict, figure: Figure, path: Path, plt) -> None:
                 handles.append(h)
                 labels.append(label)
     fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=min(6, len(labels)) or 1)
-    fig.suptitle(fit_title(f"{figure.id} ({figure.scale} scale): {figure.title}", fig.get_figwidth(), 10),
-                 fontsize=10)
+    fig.suptitle(title_lines(figure, fig.get_figwidth(), 10), fontsize=10)
     fig.tight_layout(rect=(0, 0.06 + 0.02 * (len(labels) > 6), 1, 0.97))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -488,15 +489,16 @@ def _bars(ax, report: dict, figure: Figure, published: list[PublishedValue], x) 
     ax.set_xlabel(f"{', '.join(figure.series)} ({x_words(figure)} = {x})")
 
 
-def fit_title(text: str, inches: float, fontsize: float) -> str:
-    """``text`` broken into lines that fit ``inches`` at ``fontsize`` (long figure titles ran off the image)."""
+def title_lines(figure: Figure, inches: float, fontsize: float) -> str:
+    """The figure's title, broken into lines that fit ``inches`` at ``fontsize`` (long titles ran off the image)."""
+    text = f"{figure.id} ({figure.scale} scale): {figure.title}"
     return textwrap.fill(text, max(20, int(inches * 72 / (0.6 * fontsize))))
 
 
 def _finish(fig, ax, figure: Figure, path: Path, plt) -> None:
     ax.set_ylabel(y_words(figure))
-    inches = min(fig.get_figwidth(), 6.4)  # the first axes' share of a wider figure (beside "also" panels)
-    ax.set_title(fit_title(f"{figure.id} ({figure.scale} scale): {figure.title}", inches, 9), fontsize=9)
+    # the title sits over the first axes: at most MAIN_WIDTH of a figure widened by "also" panels
+    ax.set_title(title_lines(figure, min(fig.get_figwidth(), MAIN_WIDTH), 9), fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
     ax.legend(uniq.values(), uniq.keys(), fontsize=7)
