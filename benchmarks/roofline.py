@@ -3,9 +3,11 @@
     python -m benchmarks.roofline                  # every *_cpu.yaml of every replication
     python -m benchmarks.roofline --threads 1 --replications repeat_after_me
 
-The peak is the fp32 matmul rate measured here (square 1024 x 1024 products, the best of a few);
-it is what a dense layer can reach on this CPU, so "fraction of peak" says how far a model's step
-is from being bound by its matrix products. Each row is one distinct model and batch shape found
+The peak is the matmul rate measured here (square 1024 x 1024 products, the best of a few) in the
+precision timed: fp32, or with ``--precision bf16-mixed`` bf16 under autocast, as Lightning's
+``trainer.precision: bf16-mixed`` trains (CPUs with bf16 instructions multiply bf16 several times
+faster than fp32). It is what a dense layer can reach on this CPU, so "fraction of peak" says how
+far a model's step is from being bound by its matrix products. Each row is one distinct model and batch shape found
 in a figure's sweep, built through the same config path as ``fit``; its FLOPs are counted by
 ``torch.utils.flop_counter`` over one training step (forward + backward of the loss, matrix
 products and attention only: elementwise work such as Mamba's scan counts as zero, which is why
@@ -20,6 +22,7 @@ PyTorch-ops paths the C kernels replace).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import statistics
 import time
@@ -33,9 +36,12 @@ from benchmarks.common import table
 ROOT = Path(__file__).resolve().parent.parent / "replications"
 
 
-def matmul_peak(n: int = 1024, repeats: int = 5) -> float:
-    """Best fp32 GFLOP/s of an n x n x n matmul at the current thread count."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+PRECISIONS = {"32-true": torch.float32, "bf16-mixed": torch.bfloat16}  # Lightning's names
+
+
+def matmul_peak(n: int = 1024, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Best GFLOP/s of an n x n x n matmul in ``dtype`` at the current thread count."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
     best = float("inf")
     for _ in range(repeats):
@@ -65,9 +71,17 @@ def figure_models(replication: str, config: Path):
         yield runs[0].name, module, batch, [int(r.config["trainer"]["max_steps"]) for r in runs]
 
 
-def step_time(module, batch, repeats: int) -> float:
+def autocast(precision: str):
+    """The training step's precision context: nothing for fp32, CPU autocast for bf16-mixed."""
+    if precision == "32-true":
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=PRECISIONS[precision])
+
+
+def step_time(module, batch, repeats: int, precision: str = "32-true") -> float:
     def step():
-        loss = module.training_step(batch, 0)
+        with autocast(precision):
+            loss = module.training_step(batch, 0)
         loss.backward()
         module.zero_grad(set_to_none=True)
 
@@ -87,7 +101,8 @@ def step_flops(module, batch) -> int:
     return counter.get_total_flops()
 
 
-def rows(replications: list[str], peak: float, repeats: int, pattern: str = "*_cpu.yaml", walls: dict | None = None):
+def rows(replications: list[str], peak: float, repeats: int, pattern: str = "*_cpu.yaml", walls: dict | None = None,
+         precision: str = "32-true"):
     """Roofline rows; ``walls`` (if given) collects (replication, figure) -> [runs, steps, seconds of training]."""
     for rep in replications:
         for config in sorted((ROOT / rep / "configs").glob(pattern)):
@@ -99,7 +114,7 @@ def rows(replications: list[str], peak: float, repeats: int, pattern: str = "*_c
             for name, module, batch, steps in models:
                 module.train()
                 flops = step_flops(module, batch)
-                sec = step_time(module, batch, repeats)
+                sec = step_time(module, batch, repeats, precision)
                 if walls is not None:
                     w = walls.setdefault((rep, config.stem), [0, 0, 0.0])
                     w[0], w[1], w[2] = w[0] + len(steps), w[1] + sum(steps), w[2] + sec * sum(steps)
@@ -117,16 +132,22 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (torch default otherwise)")
     ap.add_argument("--repeats", type=int, default=3, help="timed steps per model (median)")
     ap.add_argument("--configs", default="*_cpu.yaml", help="which configs of each replication (a glob)")
+    ap.add_argument("--precision", choices=list(PRECISIONS), default="32-true",
+                    help="time the training steps in fp32 or under bf16 autocast (CPU)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     threads = torch.get_num_threads()
-    peak = matmul_peak()
-    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s at {threads} thread(s) ({peak / threads:.1f} per thread)")
+    peaks = {p: matmul_peak(dtype=d) for p, d in PRECISIONS.items()}
+    for p, d in PRECISIONS.items():
+        print(f"{str(d).removeprefix('torch.')} matmul peak: {peaks[p]:.1f} GFLOP/s at {threads} thread(s) "
+              f"({peaks[p] / threads:.1f} per thread)")
+    peak = peaks[args.precision]
+    print(f"training steps timed at precision {args.precision}; fraction of the {args.precision} peak")
     header = ["replication", "figure", "run", "model", "params", "batch", "ms/step", "GFLOP/s", "of peak"]
     walls: dict = {}
-    print(table(header, list(rows(args.replications, peak, args.repeats, args.configs, walls))))
+    print(table(header, list(rows(args.replications, peak, args.repeats, args.configs, walls, args.precision))))
     print(f"\nTraining time of each figure from these step times ({threads} thread(s), runs one after another; "
           "evaluation not included)")
     wall_rows = [[rep, fig, str(n), f"{steps:,}", f"{sec / 60:.1f}"] for (rep, fig), (n, steps, sec) in walls.items()]

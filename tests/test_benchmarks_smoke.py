@@ -1,4 +1,6 @@
 """The benchmark scripts run (their numbers are not asserted: speed is measured, not tested)."""
+import torch
+
 from benchmarks import decoding
 from benchmarks.common import interleaved, table
 
@@ -44,6 +46,24 @@ def test_roofline_builds_each_distinct_model_of_a_figure_and_counts_its_flops():
     assert len(mlp) == 3 * 4  # one row per (k, n) cell: its 10 seeds are not distinct models
     (runs, steps, sec), = walls.values()  # but every seed's run counts in the figure's training time
     assert runs == 120 and steps == 120 * 20000 and sec > 0  # trainer.max_steps 20000 in that config
+
+
+def test_roofline_times_steps_under_bf16_autocast(monkeypatch):
+    from benchmarks import roofline
+
+    assert roofline.matmul_peak(n=64, repeats=1, dtype=torch.bfloat16) > 0
+    seen = []
+    real = roofline.step_time
+
+    def spy(module, batch, repeats, precision="32-true"):
+        with roofline.autocast(precision):
+            seen.append(torch.is_autocast_enabled("cpu"))
+        return real(module, batch, repeats, precision)
+
+    monkeypatch.setattr(roofline, "step_time", spy)
+    out = list(roofline.rows(["rnns_not_transformers"], peak=1.0, repeats=1, pattern="factlookup_cpu.yaml",
+                             precision="bf16-mixed"))
+    assert seen and all(seen) and all(float(r[7]) > 0 for r in out)
 
 
 def test_peer_benchmark_builds_llama_and_ours_with_equal_parameter_counts():

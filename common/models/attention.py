@@ -18,7 +18,8 @@ in head h (Hard-ALiBi windows), optionally with ALiBi's term -slope_h * (distanc
   and one ``window_size`` for all heads; it cannot express Hard-ALiBi's per-head windows.
 
 ``auto`` takes flash-attn when it can run the call, else FlexAttention for per-head windows on
-CUDA, else SDPA. The name of what ran is returned by ``resolve`` so results can record it.
+CUDA, else SDPA. The name of what ran is returned by ``resolve`` so results can record it. Under
+CPU autocast every backend attends in fp32 (PyTorch's bf16 CPU kernels are the slower ones).
 """
 from __future__ import annotations
 
@@ -235,4 +236,11 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pattern: Patter
     """Causal attention of q (B, H, Tq, D) over k, v (B, H, Tk, D), Tq <= Tk, queries the newest."""
     if q.shape[2] > k.shape[2]:
         raise ValueError(f"more queries ({q.shape[2]}) than keys ({k.shape[2]}): queries must be the newest keys")
-    return _KERNELS[resolve(backend, pattern, q)](q, k, v, pattern, memo)
+    kernel = _KERNELS[resolve(backend, pattern, q)]
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        # Under CPU autocast (trainer.precision: bf16-mixed) q, k, v arrive in bf16, where PyTorch's CPU
+        # attention kernels run several times slower than in fp32 at small head sizes (docs/benchmarks.md):
+        # attend in fp32; the projections around attention keep autocast's bf16.
+        with torch.autocast("cpu", enabled=False):
+            return kernel(q.float(), k.float(), v.float(), pattern, memo)
+    return kernel(q, k, v, pattern, memo)

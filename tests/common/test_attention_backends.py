@@ -199,3 +199,30 @@ def test_gpu_backward_matches_naive(backend, position, masked):
         grads.append(m.blocks[0].attn.qkv.weight.grad.float())
     rel = (grads[1] - grads[0]).norm() / grads[0].norm()
     assert rel < (3e-2 if dtype == torch.bfloat16 else 1e-4)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("position,masked", SCHEMES)
+def test_cpu_autocast_attends_in_fp32(backend, position, masked):
+    """Under bf16 autocast on the CPU, attention of bf16 inputs is computed in fp32, not rounded to bf16."""
+    p = Pattern(position, 4, masked)
+    q, k, v = (t.bfloat16() for t in qkv(9, 9, dtype=torch.float32))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = attention(q, k, v, p, backend)
+    want = attention(q.double(), k.double(), v.double(), p, "naive")
+    assert got.dtype == torch.float32
+    assert torch.allclose(got.double(), want, atol=1e-5)
+
+
+def test_transformer_trains_under_cpu_bf16_autocast():
+    """A bf16-mixed training step on the CPU gives the fp32 loss to bf16 precision and finite gradients."""
+    m = model("hard_alibi", 3, "sdpa")
+    idx = torch.randint(0, 13, (2, 17))
+    with torch.no_grad():
+        want = torch.nn.functional.cross_entropy(m(idx).flatten(0, 1), idx.flatten())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = m(idx)
+    loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), idx.flatten())
+    loss.backward()
+    assert abs(loss.item() - want.item()) < 0.05
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
