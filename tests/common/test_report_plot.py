@@ -59,3 +59,23 @@ def test_long_title_stays_inside_the_image(tmp_path, monkeypatch):
         fig = Figure(id="fig6_cpu", title=title, x="eval:len", y="acc", series=["model"], scale="cpu")
         plot(_report({"a": x}), fig, [], tmp_path / "f.png")
     assert len(checked) == 2 and outside == []
+
+
+def test_published_value_without_a_measured_line_stays_off_the_axes(tmp_path, monkeypatch):
+    """A published ratio of 100 beside accuracy lines would squash them to the floor (Fig. 1a's 100x)."""
+    import matplotlib.figure
+
+    limits = []
+    real_savefig = matplotlib.figure.Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        limits.append(self.axes[0].get_ylim())
+        return real_savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    fig = Figure(id="f", title="t", x="samples", y="acc", series=["model"], scale="cpu")
+    pub = [PublishedValue(figure="f", series="a / b (strings to learn)", x=300, y=100.0, source="s", how="h"),
+           PublishedValue(figure="f", series="a", x=300, y=1.0, source="s", how="h")]
+    plot(_report({"a": {10: 0.5, 20: 0.9}, "b": {10: 0.1, 20: 0.2}}), fig, pub, tmp_path / "f.png")
+    plot(_report({}), fig, pub, tmp_path / "g.png")  # nothing measured: every published value is drawn
+    assert limits[0][1] < 2 and limits[1][1] > 100
