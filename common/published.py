@@ -11,6 +11,10 @@ HOW = ("table", "text", "plot", "derived")
 
 @dataclass(frozen=True)
 class PublishedValue:
+    """One published number. ``plotted: false`` marks a number the text states about a figure that is not a
+    point of its curves (a ratio of samples, a drop in accuracy): the report's table shows it, the plot's
+    axes do not."""
+
     figure: str
     series: str
     x: float | str
@@ -20,6 +24,7 @@ class PublishedValue:
     uncertainty: float = 0.0
     tolerance: float = 0.1
     note: str = ""
+    plotted: bool = True
 
 
 def load_published(path: Path) -> list[PublishedValue]:

@@ -382,7 +382,7 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
     for v, mine in shown_published(figure, published):
         if isinstance(_num(v.x), str):
             continue
-        if colors and mine not in colors:  # no measured line to sit beside (e.g. a ratio): the table has it
+        if not v.plotted:  # a ratio or a drop, not a point of the curves: the table has it
             continue
         c = colors.get(mine, "gray")
         ax.errorbar([_num(v.x)], [v.y], yerr=[v.uncertainty], fmt="s", mfc="none", mec=c, ecolor=c, ms=8,

@@ -61,8 +61,9 @@ def test_long_title_stays_inside_the_image(tmp_path, monkeypatch):
     assert len(checked) == 2 and outside == []
 
 
-def test_published_value_without_a_measured_line_stays_off_the_axes(tmp_path, monkeypatch):
-    """A published ratio of 100 beside accuracy lines would squash them to the floor (Fig. 1a's 100x)."""
+def test_published_value_marked_not_plotted_stays_off_the_axes(tmp_path, monkeypatch):
+    """A published ratio of 100 beside accuracy lines would squash them to the floor (Fig. 1a's 100x); a
+    curve point of a series not measured here (e.g. the paper's k = 5) is still drawn."""
     import matplotlib.figure
 
     limits = []
@@ -74,8 +75,9 @@ def test_published_value_without_a_measured_line_stays_off_the_axes(tmp_path, mo
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
     fig = Figure(id="f", title="t", x="samples", y="acc", series=["model"], scale="cpu")
-    pub = [PublishedValue(figure="f", series="a / b (strings to learn)", x=300, y=100.0, source="s", how="h"),
-           PublishedValue(figure="f", series="a", x=300, y=1.0, source="s", how="h")]
-    plot(_report({"a": {10: 0.5, 20: 0.9}, "b": {10: 0.1, 20: 0.2}}), fig, pub, tmp_path / "f.png")
-    plot(_report({}), fig, pub, tmp_path / "g.png")  # nothing measured: every published value is drawn
-    assert limits[0][1] < 2 and limits[1][1] > 100
+    ratio = PublishedValue(figure="f", series="a / b (strings to learn)", x=300, y=100.0, source="s", how="h",
+                           plotted=False)
+    other = PublishedValue(figure="f", series="c", x=300, y=5.0, source="s", how="h")
+    plot(_report({"a": {10: 0.5, 20: 0.9}}), fig, [ratio], tmp_path / "f.png")
+    plot(_report({"a": {10: 0.5, 20: 0.9}}), fig, [ratio, other], tmp_path / "g.png")
+    assert limits[0][1] < 2 and 5 < limits[1][1] < 100
