@@ -186,6 +186,12 @@ def shown_published(figure: Figure, published: list[PublishedValue]) -> list[tup
     return out
 
 
+def plotted_published(figure: Figure, published: list[PublishedValue]) -> list[tuple[PublishedValue, str]]:
+    """``shown_published`` less the values marked ``plotted: false`` (a ratio or a drop, not a point of the
+    curves: the report's table has them, the plot's axes do not)."""
+    return [(v, mine) for v, mine in shown_published(figure, published) if v.plotted]
+
+
 def _verdict(claim, funcs) -> str:
     """holds / fails / inconclusive; a check's verdict says so (it holds by construction, failing means a leak)."""
     v = evaluate(claim.holds_if, funcs)
@@ -205,7 +211,7 @@ def build_report(figure: Figure, results: list[dict], published: list[PublishedV
         point = series.get(mine, {}).get(_num(v.x)) if figure.scale == "paper" else None
         row = {"series": mine, "published_series": v.series, "x": _num(v.x), "published_y": v.y,
                "uncertainty": v.uncertainty, "how": v.how, "note": v.note, "measured_mean": None,
-               "measured_std": None, "runs": 0, "delta": None, "source": f"{paper}, {v.source}"}
+               "measured_std": None, "runs": 0, "delta": None, "source": f"{paper}, {v.source}", "plotted": v.plotted}
         if figure.scale != "paper":
             row["status"] = "other scale (context)"
         elif point is None:
@@ -379,10 +385,8 @@ def plot(report: dict, figure: Figure, published: list[PublishedValue], path: Pa
         extra.grid(alpha=0.3)
         if figure.xlog:
             extra.set_xscale("log")
-    for v, mine in shown_published(figure, published):
+    for v, mine in plotted_published(figure, published):
         if isinstance(_num(v.x), str):
-            continue
-        if not v.plotted:  # a ratio or a drop, not a point of the curves: the table has it
             continue
         c = colors.get(mine, "gray")
         ax.errorbar([_num(v.x)], [v.y], yerr=[v.uncertainty], fmt="s", mfc="none", mec=c, ecolor=c, ms=8,
@@ -426,6 +430,8 @@ def _panels(report: dict, figure: Figure, path: Path, plt) -> None:
         cells.setdefault(panel, {}).setdefault(line, {"measured": {}, "published": {}})["measured"].update(pts)
     context = figure.scale != "paper"
     for r in report["rows"]:
+        if not r["plotted"]:
+            continue
         panel, line = _split(r["published_series"] if context else r["series"])
         cells.setdefault(panel, {}).setdefault(line, {"measured": {}, "published": {}})["published"][r["x"]] = r["published_y"]
     panels = list(cells)
@@ -483,7 +489,7 @@ def _bars(ax, report: dict, figure: Figure, published: list[PublishedValue], x) 
            label="measured")
     for i, m in enumerate(means):
         ax.text(i, m, f"{m:.2f}", ha="center", va="bottom", fontsize=7)
-    for v, mine in shown_published(figure, published):
+    for v, mine in plotted_published(figure, published):
         if mine in names and _num(v.x) == _num(x):
             ax.errorbar([names.index(mine)], [v.y], yerr=[v.uncertainty], fmt="s", mfc="none", mec="k",
                         ecolor="k", ms=8, label="published")

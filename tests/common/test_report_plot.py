@@ -80,4 +80,6 @@ def test_published_value_marked_not_plotted_stays_off_the_axes(tmp_path, monkeyp
     other = PublishedValue(figure="f", series="c", x=300, y=5.0, source="s", how="h")
     plot(_report({"a": {10: 0.5, 20: 0.9}}), fig, [ratio], tmp_path / "f.png")
     plot(_report({"a": {10: 0.5, 20: 0.9}}), fig, [ratio, other], tmp_path / "g.png")
-    assert limits[0][1] < 2 and 5 < limits[1][1] < 100
+    on_bar = PublishedValue(figure="f", series="a", x=300, y=100.0, source="s", how="h", plotted=False)
+    plot(_report({"a": {300: 0.5}}), fig, [on_bar], tmp_path / "h.png")  # one x: bars
+    assert limits[0][1] < 2 and 5 < limits[1][1] < 100 and limits[2][1] < 2

@@ -86,3 +86,20 @@ def test_panel_plot_puts_published_bars_beside_measured_ones(tmp_path, monkeypat
     assert [b[2] for b in measured] == [0.97]
     pub16 = next(b for b in published if b[2] == 1.0)
     assert measured[0][1] > pub16[1] and measured[0][1] - pub16[1] < 0.5  # right beside its published bar
+
+
+def test_panel_plot_leaves_out_values_marked_not_plotted(tmp_path, monkeypatch):
+    import dataclasses
+
+    import matplotlib.axes
+
+    bars = []
+    real = matplotlib.axes.Axes.bar
+    monkeypatch.setattr(matplotlib.axes.Axes, "bar",
+                        lambda self, x, h, w, **k: bars.append((h, k.get("hatch"))) or real(self, x, h, w, **k))
+    pub = [dataclasses.replace(v, plotted=v.y != 0.8) for v in PUB]  # rnn-2m/cot at 16: a number, not a point
+    fig = figure(panels=True)
+    rep = build_report(fig, [result("tf", 16, 0.97)], pub, "P", 4)
+    assert len(rep["rows"]) == 4  # the table keeps it
+    plot(rep, fig, pub, tmp_path / "f.png")
+    assert sorted(h for h, hatch in bars if hatch == "///") == [0.5, 0.9, 1.0]
