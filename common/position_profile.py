@@ -1,0 +1,123 @@
+"""Where a trained run's answers go wrong: accuracy by answer position, on the run's own evaluation sets.
+
+A string accuracy of 0 past the training lengths can mean a model that copies nothing or one that
+copies every position it was trained on and stops there; these profiles tell them apart:
+
+- teacher-forced: the next answer token from the true prefix (what the model knows at each position);
+- greedy: the token greedy decoding emits there (errors compound after the first one);
+- first error: the share of answers whose first greedy error falls at each position.
+
+    python -m common.position_profile runs/repeat_after_me/fig1b_cpu/arch=nope,seed=0-<id> --sets len=20 len=30
+
+Tasks whose decoding splices retrieved tokens in (a DataModule with a ``retriever``) are not profiled.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+
+import torch
+
+from common.decoding import greedy_generate
+from common.models.base import SequenceModel
+
+
+@dataclass
+class Profile:
+    """Per answer position (0-based): scored answers, correct tokens teacher-forced and greedy, first greedy errors."""
+
+    scored: list[int]
+    teacher_forced: list[int]
+    greedy: list[int]
+    first_error: list[int]
+    answers: int = 0
+
+    @staticmethod
+    def empty(width: int) -> "Profile":
+        return Profile([0] * width, [0] * width, [0] * width, [0] * width)
+
+    @property
+    def greedy_accuracy(self) -> float:
+        """Token accuracy of greedy decoding over every scored position (the run's ``acc_token``)."""
+        return sum(self.greedy) / sum(self.scored)
+
+    @property
+    def exact(self) -> float:
+        """Share of answers with no greedy error (the run's ``acc_seq``)."""
+        return (self.answers - sum(self.first_error)) / self.answers
+
+    def rate(self, counts: list[int], lo: int, hi: int) -> float:
+        """counts[lo:hi] over the answers scored there (first errors: over every answer)."""
+        denom = self.answers if counts is self.first_error else sum(self.scored[lo:hi])
+        return sum(counts[lo:hi]) / denom if denom else float("nan")
+
+
+@torch.no_grad()
+def profile(model: SequenceModel, batches: list[dict]) -> Profile:
+    """Accuracy of ``model`` by answer position over evaluation batches (prompt, answer, answer_mask)."""
+    width = max(b["answer"].shape[1] for b in batches)
+    out = Profile.empty(width)
+    for b in batches:
+        prompt, answer, mask = b["prompt"], b["answer"], b["answer_mask"]
+        logits = model(torch.cat([prompt, answer[:, :-1]], dim=1))
+        forced = logits[:, prompt.shape[1] - 1:].argmax(-1) == answer
+        greedy = greedy_generate(model, prompt, answer.shape[1]) == answer
+        wrong = ~greedy & mask
+        first = torch.where(wrong.any(1), wrong.float().argmax(1), torch.full_like(wrong[:, 0], -1, dtype=torch.long))
+        for p in range(answer.shape[1]):
+            m = mask[:, p]
+            out.scored[p] += int(m.sum())
+            out.teacher_forced[p] += int((forced[:, p] & m).sum())
+            out.greedy[p] += int((greedy[:, p] & m).sum())
+            out.first_error[p] += int((first == p).sum())
+        out.answers += answer.shape[0]
+    return out
+
+
+def bins(width: int, size: int) -> list[tuple[int, int]]:
+    return [(lo, min(lo + size, width)) for lo in range(0, width, size)]
+
+
+def table(name: str, prof: Profile, size: int) -> str:
+    """A markdown table of one evaluation set, positions 1-based and grouped ``size`` at a time."""
+    rows = [f"**{name}** ({prof.answers} answers; the last position is the end marker where the task has one)", "",
+            "| answer positions | teacher-forced | greedy | first greedy error here |", "|---|---|---|---|"]
+    width = len(prof.scored)
+    for lo, hi in bins(width, size):
+        label = f"{lo + 1}" if hi == lo + 1 else f"{lo + 1}-{hi}"
+        rows.append(f"| {label} | {prof.rate(prof.teacher_forced, lo, hi):.2f} | {prof.rate(prof.greedy, lo, hi):.2f} "
+                    f"| {prof.rate(prof.first_error, lo, hi):.2f} |")
+    rows.append(f"| all | | {prof.greedy_accuracy:.2f} | no error: {prof.exact:.2f} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from common.load import load_run
+
+    ap = argparse.ArgumentParser(prog="python -m common.position_profile", description=__doc__.split("\n\n")[0])
+    ap.add_argument("run_dir", help="a finished run's directory (config.yaml and checkpoints/)")
+    ap.add_argument("--stage", default="test", choices=["val", "test"], help="whose evaluation sets (default: test)")
+    ap.add_argument("--sets", nargs="*", default=None, help="evaluation set names (default: all of the stage)")
+    ap.add_argument("--bin", type=int, default=5, help="answer positions per table row (default: 5)")
+    args = ap.parse_args(argv)
+    if args.bin < 1:
+        ap.error(f"--bin {args.bin}: must be >= 1")
+    module, data = load_run(args.run_dir)
+    if getattr(data, "retriever", None) is not None:
+        print(f"error: {type(data).__name__} decodes with a retriever; position profiles cover plain greedy decoding only",
+              file=sys.stderr)
+        return 2
+    sets = data._eval_data(args.stage)
+    names = args.sets if args.sets else list(sets)
+    unknown = [n for n in names if n not in sets]
+    if unknown:
+        print(f"error: no {args.stage} set named {', '.join(unknown)}; this run has: {', '.join(sets)}", file=sys.stderr)
+        return 2
+    for name in names:
+        print(table(name, profile(module.model, sets[name]), args.bin), end="\n\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
