@@ -13,6 +13,13 @@ Retriever = Callable[[list[int]], "list[int] | None"]
 
 
 @torch.no_grad()
+def teacher_forced_answers(model: SequenceModel, prompt: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+    """The argmax token at each answer position given the true prefix: (B, P) and (B, A) -> (B, A)."""
+    logits = model(torch.cat([prompt, answer[:, :-1]], dim=1))
+    return logits[:, prompt.shape[1] - 1:].argmax(-1)
+
+
+@torch.no_grad()
 def greedy_generate(model: SequenceModel, prompt: torch.Tensor, max_new_tokens: int,
                     stop_id: int | None = None) -> torch.Tensor:
     """Generate ``max_new_tokens`` argmax tokens after ``prompt`` (B, P); returns (B, max_new_tokens).

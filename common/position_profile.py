@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from common.decoding import greedy_generate
+from common.decoding import greedy_generate, teacher_forced_answers
 from common.models.base import SequenceModel
 
 
@@ -47,10 +47,14 @@ class Profile:
         """Share of answers with no greedy error (the run's ``acc_seq``)."""
         return (self.answers - sum(self.first_error)) / self.answers
 
-    def rate(self, counts: list[int], lo: int, hi: int) -> float:
-        """counts[lo:hi] over the answers scored there (first errors: over every answer)."""
-        denom = self.answers if counts is self.first_error else sum(self.scored[lo:hi])
-        return sum(counts[lo:hi]) / denom if denom else float("nan")
+    def rate(self, correct: list[int], lo: int, hi: int) -> float:
+        """Correct tokens at positions lo..hi-1 over the tokens scored there."""
+        scored = sum(self.scored[lo:hi])
+        return sum(correct[lo:hi]) / scored if scored else float("nan")
+
+    def first_errors(self, lo: int, hi: int) -> float:
+        """Share of all answers whose first greedy error is at positions lo..hi-1."""
+        return sum(self.first_error[lo:hi]) / self.answers
 
 
 @torch.no_grad()
@@ -60,8 +64,7 @@ def profile(model: SequenceModel, batches: list[dict]) -> Profile:
     out = Profile.empty(width)
     for b in batches:
         prompt, answer, mask = b["prompt"], b["answer"], b["answer_mask"]
-        logits = model(torch.cat([prompt, answer[:, :-1]], dim=1))
-        forced = logits[:, prompt.shape[1] - 1:].argmax(-1) == answer
+        forced = teacher_forced_answers(model, prompt, answer) == answer
         greedy = greedy_generate(model, prompt, answer.shape[1]) == answer
         wrong = ~greedy & mask
         first = torch.where(wrong.any(1), wrong.float().argmax(1), torch.full_like(wrong[:, 0], -1, dtype=torch.long))
@@ -87,7 +90,7 @@ def table(name: str, prof: Profile, size: int) -> str:
     for lo, hi in bins(width, size):
         label = f"{lo + 1}" if hi == lo + 1 else f"{lo + 1}-{hi}"
         rows.append(f"| {label} | {prof.rate(prof.teacher_forced, lo, hi):.2f} | {prof.rate(prof.greedy, lo, hi):.2f} "
-                    f"| {prof.rate(prof.first_error, lo, hi):.2f} |")
+                    f"| {prof.first_errors(lo, hi):.2f} |")
     rows.append(f"| all | | {prof.greedy_accuracy:.2f} | no error: {prof.exact:.2f} |")
     return "\n".join(rows)
 

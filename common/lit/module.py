@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric, SumMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from common.decoding import greedy_generate, retrieval_generate_batch
+from common.decoding import greedy_generate, retrieval_generate_batch, teacher_forced_answers
 from common.lit.datamodule import exact_match  # noqa: F401  (re-exported)
 from common.lit.evaluation import EvalSets
 from common.lit.hooks import PlainHookName
@@ -171,8 +171,7 @@ class SequenceLM(PlainHookName, EvalSets, L.LightningModule):
         """Predicted answer tokens (B, A) for a batch of equal-length prompts."""
         prompt, answer = batch["prompt"], batch["answer"]
         if self.hparams.eval_mode == "teacher_forced":
-            logits = self.model(torch.cat([prompt, answer[:, :-1]], dim=1))
-            return logits[:, prompt.shape[1] - 1:].argmax(-1)
+            return teacher_forced_answers(self.model, prompt, answer)
         dm = self._datamodule()
         retriever = dm.retriever if dm is not None else None
         if retriever is not None:  # retrieved tokens land in ``out`` too; answer_mask leaves them unscored
