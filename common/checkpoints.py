@@ -39,7 +39,7 @@ class ResumeCheckpoint(Checkpoint):
         check = getattr(pl_module, "check_finite", None)
         if check is not None:
             check(weights=True)
-        trainer.save_checkpoint(self.path)
+        trainer.save_checkpoint(self.path, weights_only=False)  # full state: this checkpoint resumes the run
 
     def on_validation_end(self, trainer, pl_module):
         self.save(trainer, pl_module)

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {type(data).__name__} decodes with a retriever; position profiles cover plain greedy decoding only",
               file=sys.stderr)
         return 2
-    sets = data._eval_data(args.stage)
+    sets = data.eval_data(args.stage)
     names = args.sets if args.sets else list(sets)
     unknown = [n for n in names if n not in sets]
     if unknown:

@@ -165,7 +165,9 @@ class SyntheticDataModule(L.LightningDataModule):
     def eval_set_names(self, stage: str) -> list[str]:
         return list(self.eval_sets(stage))
 
-    def _eval_data(self, stage: str) -> dict[str, list[dict]]:
+    def eval_data(self, stage: str) -> dict[str, list[dict]]:
+        """A stage's ("val" or "test") evaluation sets by name, each a list of padded batches; drawn
+        once from ``eval_seed``, so every run and every reader of a run sees the same examples."""
         if stage not in self._eval_cache:
             data = {}
             count = min(self.val_examples, self.eval_examples) if stage == "val" and self.val_examples else self.eval_examples
@@ -191,7 +193,7 @@ class SyntheticDataModule(L.LightningDataModule):
         return trainer.global_step * trainer.accumulate_grad_batches, trainer.global_rank, trainer.world_size
 
     def _loaders(self, stage):
-        return [DataLoader(batches, batch_size=None) for batches in self._eval_data(stage).values()]
+        return [DataLoader(batches, batch_size=None) for batches in self.eval_data(stage).values()]
 
     def val_dataloader(self):
         return self._loaders("val")

@@ -68,7 +68,7 @@ class ParityDataModule(SyntheticDataModule):
     def eval_set_names(self, stage: str) -> list[str]:
         return ["fresh"]
 
-    def _eval_data(self, stage: str) -> dict[str, list[dict]]:
+    def eval_data(self, stage: str) -> dict[str, list[dict]]:
         if stage not in self._eval_cache:
             # Fixed inputs from eval_seed; with random labels the labels are fixed too (drawn after the inputs).
             whole = self._batch(self.eval_examples, torch.Generator().manual_seed(derive_seed(self.eval_seed, stage)))

@@ -97,7 +97,7 @@ class CompositionDataModule(SyntheticDataModule):
             self._examples[stage] = out
         return self._examples[stage]
 
-    def _eval_data(self, stage: str) -> dict[str, list[dict]]:
+    def eval_data(self, stage: str) -> dict[str, list[dict]]:
         if stage not in self._eval_cache:
             base = eval_batches(self.eval_examples_of(stage), self.eval_batch_size, self.pad_id)
             self._eval_cache[stage] = {view: [{**b, "answer_mask": self.view_mask(b, view)} for b in base]

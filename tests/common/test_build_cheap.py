@@ -15,7 +15,7 @@ def test_building_a_run_generates_no_evaluation_data(tiny_config, monkeypatch):
         raise AssertionError(f"{type(self).__name__} generated its {stage} sets while being built")
 
     for cls in (SyntheticDataModule, ParityDataModule):
-        monkeypatch.setattr(cls, "_eval_data", refuse)
+        monkeypatch.setattr(cls, "eval_data", refuse)
     parity = ROOT / "replications" / "hidden_progress" / "configs" / "hidden_progress_cpu.yaml"
     for replication, config in (("replications.repeat_after_me", tiny_config()), ("replications.hidden_progress", parity)):
         parser, cfg = cli.parse(replication, ["--config", str(config)], "test")

@@ -50,8 +50,8 @@ def test_workers_resume_the_stream_at_the_restored_step():
 
 def test_validation_uses_val_examples_and_the_test_eval_examples():
     dm = Counting(batch_size=2, eval_examples=40, eval_batch_size=16, val_examples=10)
-    assert sum(len(b["prompt"]) for b in dm._eval_data("val")["a"]) == 10
-    assert sum(len(b["prompt"]) for b in dm._eval_data("test")["a"]) == 40
+    assert sum(len(b["prompt"]) for b in dm.eval_data("val")["a"]) == 10
+    assert sum(len(b["prompt"]) for b in dm.eval_data("test")["a"]) == 40
     with pytest.raises(ValueError, match="val_examples"):
         Counting(val_examples=0)
     with pytest.raises(ValueError, match="num_workers"):

@@ -47,7 +47,7 @@ class ScriptedCopier(SequenceModel):
 def batches(length=6, n=12):
     dm = CopyDataModule(alphabet=ALPHABET, min_train_len=2, max_train_len=length, context_len=4 * length,
                         val_lengths=[length], test_lengths=[length], batch_size=2, eval_examples=n)
-    return dm._eval_data("test")[f"len={length}"]
+    return dm.eval_data("test")[f"len={length}"]
 
 
 def test_an_error_at_one_position_is_found_there():
@@ -84,7 +84,7 @@ def run_dir(tmp_path_factory, tiny_dict):
 def test_a_runs_profile_matches_its_recorded_test_metrics(run_dir):
     final = json.loads((run_dir / "result.json").read_text())["final"]
     module, data = load_run(run_dir)
-    for name, sets in data._eval_data("test").items():
+    for name, sets in data.eval_data("test").items():
         prof = profile(module.model, sets)
         assert prof.greedy_accuracy == pytest.approx(final[f"acc_token@{name}"], abs=1e-6)
         assert prof.exact == pytest.approx(final[f"acc_seq@{name}"], abs=1e-6)

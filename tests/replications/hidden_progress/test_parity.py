@@ -60,9 +60,9 @@ def test_datamodule_streams_are_seeded_online_and_eval_sets_fixed():
     c = dm.train_batch(rng_for(5, "train", 1))
     assert torch.equal(a["x"], b["x"]) and not torch.equal(a["x"], c["x"])  # fresh batch every step
     assert torch.equal(a["y"], parity.parity(a["x"], dm.subset))
-    val, test = dm._eval_data("val")["fresh"][0], dm._eval_data("test")["fresh"][0]
+    val, test = dm.eval_data("val")["fresh"][0], dm.eval_data("test")["fresh"][0]
     assert val["x"].shape == (512, 12) and not torch.equal(val["x"], test["x"])
-    assert torch.equal(val["x"], ParityDataModule(n=12, k=3, seed=6, eval_examples=512)._eval_data("val")["fresh"][0]["x"])
+    assert torch.equal(val["x"], ParityDataModule(n=12, k=3, seed=6, eval_examples=512).eval_data("val")["fresh"][0]["x"])
     assert not torch.equal(dm.subset, ParityDataModule(n=12, k=3, seed=7).subset) or \
         not torch.equal(dm.subset, ParityDataModule(n=12, k=3, seed=8).subset)
     assert dm.input_size == 12 and not hasattr(dm, "vocab_size")
@@ -70,7 +70,7 @@ def test_datamodule_streams_are_seeded_online_and_eval_sets_fixed():
 
 def test_random_labels_carry_no_parity():
     dm = ParityDataModule(n=10, k=2, labels="random", eval_examples=4096, seed=0)
-    batch = dm._eval_data("val")["fresh"][0]
+    batch = dm.eval_data("val")["fresh"][0]
     agreement = float((batch["y"] * parity.parity(batch["x"], dm.subset)).mean())
     assert set(batch["y"].unique().tolist()) == {-1.0, 1.0} and abs(agreement) < 0.06
 

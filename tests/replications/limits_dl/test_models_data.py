@@ -112,7 +112,7 @@ def test_scoring_views_mask_answer_values_only(cot, k):
     (n per row, never <eos> nor an intermediate); chain: every scored token."""
     n = 4
     dm = CompositionDataModule(n=n, k=k, cot=cot, queries="all", pairs=True, eval_examples=40)
-    data = dm._eval_data("val")
+    data = dm.eval_data("val")
     examples = {tuple(e.prompt): e for e in dm.eval_examples_of("val")}
     for b_first, b_final, b_chain in zip(data["first"], data["final"], data["chain"]):
         assert (b_first["answer_mask"].sum(1) == 1).all() and (b_final["answer_mask"].sum(1) == n).all()
@@ -144,7 +144,7 @@ def test_perfect_and_one_wrong_predictions_score_as_the_views_say():
     from common.lit.module import exact_match
 
     dm = CompositionDataModule(n=4, k=1, queries="all", pairs=True, eval_examples=16)
-    data = dm._eval_data("val")
+    data = dm.eval_data("val")
     for view, want_tok in (("first", 1.0), ("final", 0.75)):
         for b in data[view]:
             pred = b["answer"].clone()

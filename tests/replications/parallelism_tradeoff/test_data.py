@@ -52,7 +52,7 @@ def test_held_out_split_is_a_fifth_of_all_words_and_evaluation_uses_only_it():
     assert abs(share - 0.2) < 0.005
     dm = WordProblemDataModule(group="A5", length=3, eval_examples=300, eval_batch_size=100)
     for stage in ("val", "test"):
-        (batches,) = dm._eval_data(stage).values()
+        (batches,) = dm.eval_data(stage).values()
         for b in batches:
             for x, y, m in zip(b["prompt"].tolist(), b["answer"].tolist(), b["answer_mask"].tolist()):
                 assert is_held_out(x[1:]) and y[1:] == product_here(group("A5"), x[1:])
@@ -80,9 +80,9 @@ def test_pairs_are_uniform_over_the_whole_table():
 def test_fixed_evaluation_sets_and_seeded_training_stream():
     a = WordProblemDataModule(group="A5", length=5, seed=0, eval_examples=50)
     b = WordProblemDataModule(group="A5", length=5, seed=1, eval_examples=50)
-    va, vb = a._eval_data("val")[EVAL_SET], b._eval_data("val")[EVAL_SET]
+    va, vb = a.eval_data("val")[EVAL_SET], b.eval_data("val")[EVAL_SET]
     assert all(torch.equal(x["prompt"], y["prompt"]) for x, y in zip(va, vb))  # independent of the training seed
-    assert not torch.equal(va[0]["prompt"], a._eval_data("test")[EVAL_SET][0]["prompt"])
+    assert not torch.equal(va[0]["prompt"], a.eval_data("test")[EVAL_SET][0]["prompt"])
     sa, sb = iter(a.train_dataloader()), iter(b.train_dataloader())
     first_a, first_b = next(sa), next(sb)
     assert torch.equal(first_a["inputs"], next(iter(a.train_dataloader()))["inputs"])

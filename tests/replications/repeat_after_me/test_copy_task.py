@@ -46,7 +46,7 @@ def test_training_batches_are_reproducible_and_seeded_per_step():
 def test_eval_sets_do_not_depend_on_training_seed_and_val_differs_from_test():
     kw = dict(alphabet=8, max_train_len=6, context_len=20, val_lengths=[6], test_lengths=[6], eval_examples=32)
     d1, d2 = CopyDataModule(seed=1, **kw), CopyDataModule(seed=2, **kw)
-    v1, v2, t1 = d1._eval_data("val")["len=6"], d2._eval_data("val")["len=6"], d1._eval_data("test")["len=6"]
+    v1, v2, t1 = d1.eval_data("val")["len=6"], d2.eval_data("val")["len=6"], d1.eval_data("test")["len=6"]
     assert torch.equal(v1[0]["prompt"], v2[0]["prompt"])
     assert not torch.equal(v1[0]["prompt"], t1[0]["prompt"])
     # training strings of the first batches never reuse the evaluation stream
@@ -57,7 +57,7 @@ def test_eval_sets_do_not_depend_on_training_seed_and_val_differs_from_test():
 def test_eval_batches_hold_prompt_and_answer_of_the_requested_length():
     dm = CopyDataModule(alphabet=8, max_train_len=6, context_len=20, test_lengths=[3, 9], eval_examples=10,
                         eval_batch_size=4)
-    data = dm._eval_data("test")
+    data = dm.eval_data("test")
     assert list(data) == ["len=3", "len=9"]
     b = data["len=9"][0]
     assert b["prompt"].shape == (4, 11) and b["answer"].shape == (4, 10)

@@ -132,7 +132,7 @@ def test_lookup_datamodule_packs_rows_and_scores_only_answers(key):
 def test_lookup_datamodule_eval_sets_and_checks():
     dm = NgramLookupDataModule(key="suffix", alphabet=26, n_gram=3, answer_len=3, min_train_len=6, max_train_len=10,
                                context_len=30, val_lengths=[10], test_lengths=[10, 30], eval_examples=8)
-    data = dm._eval_data("test")
+    data = dm.eval_data("test")
     assert list(data) == ["len=10", "len=30"]
     batch = data["len=30"][0]
     assert batch["prompt"].shape == (8, 1 + 30 + 1 + 3) and batch["answer"].shape == (8, 4)
@@ -146,7 +146,7 @@ def test_duplicate_datamodule_tests_each_n_on_strings_with_a_repeat():
     dm = DuplicateNgramDataModule(ngram_sizes=[0, 2, 4], dup_length=12, alphabet=26, max_train_len=8,
                                   context_len=20, val_lengths=[8], eval_examples=6)
     assert dm.eval_set_names("val") == ["len=8"]
-    test = dm._eval_data("test")
+    test = dm.eval_data("test")
     assert list(test) == ["n=0", "n=2", "n=4"]
     for k in (2, 4):
         for row in test[f"n={k}"][0]["prompt"]:

@@ -50,7 +50,7 @@ def test_eval_sets_are_fixed_independent_of_the_training_seed_and_val_differs_fr
     d1 = IsTreeDataModule(n_nodes=6, format="cot", eval_examples=40, seed=1)
     d2 = IsTreeDataModule(n_nodes=6, format="cot", eval_examples=40, seed=2)
     assert d1.eval_set_names("val") == ["n=6"]
-    v1, v2, t1 = d1._eval_data("val")["n=6"], d2._eval_data("val")["n=6"], d1._eval_data("test")["n=6"]
+    v1, v2, t1 = d1.eval_data("val")["n=6"], d2.eval_data("val")["n=6"], d1.eval_data("test")["n=6"]
     assert torch.equal(v1[0]["prompt"], v2[0]["prompt"]) and not torch.equal(v1[0]["prompt"], t1[0]["prompt"])
     labels = [answer[m][-1].item() for b in v1 for answer, m in zip(b["answer"], b["answer_mask"])]
     assert len(labels) == 40 and {TRUE, FALSE} == set(labels)
@@ -193,7 +193,7 @@ def test_generation_with_the_datamodules_retriever_reproduces_the_gold_trace(fmt
     dm = IsTreeDataModule(n_nodes=n, format=fmt, eval_examples=16, eval_batch_size=16)
     lm = SequenceLM(lambda v: OracleModel(v, fmt, n), vocab_size=dm.vocab_size)
     attach(lm, dm)
-    for batch in dm._eval_data("val")[f"n={n}"]:
+    for batch in dm.eval_data("val")[f"n={n}"]:
         pred = lm.generate_answers(batch)
         # Exactly the gold continuation, retrieval results included (the oracle wrote PAD there).
         assert torch.equal(pred, batch["answer"])
@@ -208,6 +208,6 @@ def test_without_the_retriever_the_oracle_fails_the_retrieval_format():
     dm.retriever = None
     lm = SequenceLM(lambda v: OracleModel(v, "retrieval", n), vocab_size=dm.vocab_size)
     attach(lm, dm)
-    batch = dm._eval_data("val")[f"n={n}"][0]
+    batch = dm.eval_data("val")[f"n={n}"][0]
     _, _, extra = dm.score(lm.generate_answers(batch), batch)
     assert not extra["acc_strict"].any()
