@@ -20,11 +20,23 @@ SCHEMA = 1
 
 @lru_cache(maxsize=1)
 def git_commit() -> str:
+    """The package's commit, ``-dirty`` when tracked files differ from it, or "unknown"."""
+    return describe_commit(Path(__file__).parent)
+
+
+def describe_commit(repo: Path) -> str:
+    """``git_commit`` for the repository holding ``repo``.
+
+    ``--no-optional-locks`` keeps ``git status`` from refreshing (so locking and rewriting) the
+    index: a status killed by the timeout, or run by two workers at once, must not leave
+    ``.git/index.lock`` behind to block the user's next commit.
+    """
+    def git(*args):
+        return subprocess.run(["git", "--no-optional-locks", *args], cwd=repo, capture_output=True, text=True, timeout=5)
+
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(__file__).parent,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        out = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
