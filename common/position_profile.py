@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
 from common.decoding import greedy_generate, teacher_forced_answers
+from common.lit.datamodule import exact_match
 from common.models.base import SequenceModel
 
 
@@ -78,6 +80,13 @@ def profile(model: SequenceModel, batches: list[dict]) -> Profile:
     return out
 
 
+@torch.no_grad()
+def exact_answers(model: SequenceModel, batch: dict) -> torch.Tensor:
+    """(B,) whether greedy decoding gets each answer of an evaluation batch exactly right."""
+    answer = batch["answer"]
+    return exact_match(greedy_generate(model, batch["prompt"], answer.shape[1]), answer, batch["answer_mask"])[1]
+
+
 def bins(width: int, size: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + size, width)) for lo in range(0, width, size)]
 
@@ -95,30 +104,60 @@ def table(name: str, prof: Profile, size: int) -> str:
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from common.load import load_run
-
-    ap = argparse.ArgumentParser(prog="python -m common.position_profile", description=__doc__.split("\n\n")[0])
+def run_parser(prog: str, description: str, bin_help: str, bin_default: int) -> argparse.ArgumentParser:
+    """The arguments of a command that profiles a finished run: its directory, which evaluation sets, a bin size."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("run_dir", help="a finished run's directory (config.yaml and checkpoints/)")
     ap.add_argument("--stage", default="test", choices=["val", "test"], help="whose evaluation sets (default: test)")
-    ap.add_argument("--sets", nargs="*", default=None, help="evaluation set names (default: all of the stage)")
-    ap.add_argument("--bin", type=int, default=5, help="answer positions per table row (default: 5)")
+    ap.add_argument("--sets", nargs="*", default=None, help="evaluation set names, e.g. len=30 (default: all of the stage)")
+    ap.add_argument("--bin", type=int, default=bin_default, help=f"{bin_help} per table row (default: {bin_default})")
+    return ap
+
+
+def parse_run_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.bin < 1:
         ap.error(f"--bin {args.bin}: must be >= 1")
-    module, data = load_run(args.run_dir)
-    if getattr(data, "retriever", None) is not None:
-        print(f"error: {type(data).__name__} decodes with a retriever; position profiles cover plain greedy decoding only",
-              file=sys.stderr)
-        return 2
-    sets = data.eval_data(args.stage)
-    names = args.sets if args.sets else list(sets)
-    unknown = [n for n in names if n not in sets]
+    return args
+
+
+def chosen_sets(data, stage: str, names: list[str] | None) -> dict[str, list[dict]]:
+    """A run's evaluation sets of ``stage`` by name (every one when ``names`` is empty); a one-line
+    ValueError naming the sets the run has when a name is not among them."""
+    sets = data.eval_data(stage)
+    unknown = [n for n in names or [] if n not in sets]
     if unknown:
-        print(f"error: no {args.stage} set named {', '.join(unknown)}; this run has: {', '.join(sets)}", file=sys.stderr)
+        raise ValueError(f"no {stage} set named {', '.join(unknown)}; this run has: {', '.join(sets)}")
+    return {n: sets[n] for n in names} if names else sets
+
+
+def load_profiled(args: argparse.Namespace, refusal: Callable[[object], str | None]):
+    """(module, DataModule, chosen evaluation sets) of the run ``args`` names, or None after printing the
+    one-line error: why ``refusal`` turns this run's DataModule down, or which set names it lacks."""
+    from common.load import load_run
+
+    module, data = load_run(args.run_dir)
+    why = refusal(data)
+    try:
+        if why:
+            raise ValueError(why)
+        return module, data, chosen_sets(data, args.stage, args.sets)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = run_parser("python -m common.position_profile", __doc__.split("\n\n")[0], "answer positions", 5)
+    args = parse_run_args(ap, argv)
+    loaded = load_profiled(args, lambda data: None if getattr(data, "retriever", None) is None else
+                           f"{type(data).__name__} decodes with a retriever; position profiles cover plain greedy "
+                           "decoding only")
+    if loaded is None:
         return 2
-    for name in names:
-        print(table(name, profile(module.model, sets[name]), args.bin), end="\n\n")
+    module, _, sets = loaded
+    for name, batches in sets.items():
+        print(table(name, profile(module.model, batches), args.bin), end="\n\n")
     return 0
 
 

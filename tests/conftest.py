@@ -49,6 +49,29 @@ def tiny_dict():
     return copy.deepcopy(TINY)
 
 
+@pytest.fixture(scope="session")
+def tiny_transformer_run(tmp_path_factory):
+    """Train the tiny figure's Transformer alone (no claims) for ``steps`` and return its run directory."""
+    from common.cli import main as cli_main
+
+    def train(steps: int, lr: float | None = None):
+        cfg_dict = copy.deepcopy(TINY)
+        cfg_dict["trainer"]["max_steps"] = steps
+        if lr is not None:
+            cfg_dict["model"]["init_args"]["lr"] = lr
+        cfg_dict["sweep"]["grid"][0]["values"].pop("lstm")
+        cfg_dict["figure"]["claims"] = []
+        tmp = tmp_path_factory.mktemp("tiny_run")
+        cfg = tmp / "tiny.yaml"
+        cfg.write_text(yaml.safe_dump(cfg_dict))
+        runs = tmp / "runs"
+        assert cli_main("replications.repeat_after_me", ["fit", "--config", str(cfg), "--sweep.runs_dir", str(runs)]) == 0
+        (found,) = (runs / "repeat_after_me" / "tiny").glob("arch=*")
+        return found
+
+    return train
+
+
 @pytest.fixture
 def tiny_config(tmp_path):
     """Write the tiny figure (with optional nested overrides) to a YAML file and return its path."""

@@ -70,3 +70,16 @@ class SequenceModel(Network):
                 if p.ndim < 2 or isinstance(module, nn.Embedding) or getattr(p, "_no_weight_decay", False):
                     names.add(name)
         return names
+
+
+class ForwardOnly(SequenceModel):
+    """A model given by ``forward`` alone (a scripted or oracle model): decoding re-runs ``forward`` over
+    every token seen so far, so ``step`` agrees with ``forward`` by construction. Quadratic in length;
+    for checking tools on models whose answers are known, not for training."""
+
+    def init_state(self, batch_size: int, device: torch.device | str | None = None) -> None:
+        return None
+
+    def step(self, idx: torch.Tensor, state: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        seq = idx if state is None else torch.cat([state, idx], dim=1)
+        return self.forward(seq)[:, -idx.shape[1]:], seq

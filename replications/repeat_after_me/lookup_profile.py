@@ -10,12 +10,7 @@ never saw) or loses the key over a long read (a recurrent state).
 """
 from __future__ import annotations
 
-import argparse
-import sys
-
-import torch
-
-from common.decoding import greedy_generate
+from common.position_profile import exact_answers, load_profiled, parse_run_args, run_parser
 from replications.repeat_after_me.data import NgramLookupDataModule
 
 
@@ -28,14 +23,11 @@ def key_position(prompt: list[int], key: str, n_gram: int) -> int:
     return next(i for i in range(len(string)) if string[i: i + n_gram] == k)
 
 
-@torch.no_grad()
 def by_key_position(model, batches: list[dict], key: str, n_gram: int) -> dict[int, list[int]]:
     """{key position: [answers, exactly right]} over evaluation batches of equal string length."""
     out: dict[int, list[int]] = {}
     for b in batches:
-        prompt, answer, mask = b["prompt"], b["answer"], b["answer_mask"]
-        right = ((greedy_generate(model, prompt, answer.shape[1]) == answer) | ~mask).all(1)
-        for row, ok in zip(prompt.tolist(), right.tolist()):
+        for row, ok in zip(b["prompt"].tolist(), exact_answers(model, b).tolist()):
             p = key_position(row, key, n_gram)
             cell = out.setdefault(p, [0, 0])
             cell[0] += 1
@@ -62,30 +54,16 @@ def table(name: str, counts: dict[int, list[int]], size: int, length: int, n_gra
 
 
 def main(argv: list[str] | None = None) -> int:
-    from common.load import load_run
-
-    ap = argparse.ArgumentParser(prog="python -m replications.repeat_after_me.lookup_profile",
-                                 description=__doc__.split("\n\n")[0])
-    ap.add_argument("run_dir", help="a finished n-gram lookup run's directory (config.yaml and checkpoints/)")
-    ap.add_argument("--stage", default="test", choices=["val", "test"], help="whose evaluation sets (default: test)")
-    ap.add_argument("--sets", nargs="*", default=None, help="evaluation set names, e.g. len=36 (default: all of the stage)")
-    ap.add_argument("--bin", type=int, default=6, help="key positions per table row (default: 6)")
-    args = ap.parse_args(argv)
-    if args.bin < 1:
-        ap.error(f"--bin {args.bin}: must be >= 1")
-    module, data = load_run(args.run_dir)
-    if not isinstance(data, NgramLookupDataModule):
-        print(f"error: {args.run_dir} is a {type(data).__name__} run; the lookup profile needs an n-gram lookup run "
-              "(NgramLookupDataModule)", file=sys.stderr)
+    ap = run_parser("python -m replications.repeat_after_me.lookup_profile", __doc__.split("\n\n")[0],
+                    "key positions", 6)
+    args = parse_run_args(ap, argv)
+    loaded = load_profiled(args, lambda data: None if isinstance(data, NgramLookupDataModule) else
+                           f"{args.run_dir} is a {type(data).__name__} run; the lookup profile needs an n-gram "
+                           "lookup run (NgramLookupDataModule)")
+    if loaded is None:
         return 2
-    sets = data.eval_data(args.stage)
-    names = args.sets if args.sets else list(sets)
-    unknown = [n for n in names if n not in sets]
-    if unknown:
-        print(f"error: no {args.stage} set named {', '.join(unknown)}; this run has: {', '.join(sets)}", file=sys.stderr)
-        return 2
-    for name in names:
-        batches = sets[name]
+    module, data, sets = loaded
+    for name, batches in sets.items():
         length = int(batches[0]["prompt"].shape[1]) - data.n_gram - 2 - (1 if data.key == "prefix" else 0)
         counts = by_key_position(module.model, batches, data.key, data.n_gram)
         print(table(name, counts, args.bin, length, data.n_gram), end="\n\n")

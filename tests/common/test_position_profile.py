@@ -1,21 +1,18 @@
 """Accuracy by answer position: checked on scripted copiers whose errors are known, and against a run's own metrics."""
-import copy
 import json
 
 import pytest
 import torch
-import yaml
 
-from common.cli import main as cli_main
 from common.load import load_run
-from common.models.base import SequenceModel
+from common.models.base import ForwardOnly
 from common.position_profile import main, profile
 from replications.repeat_after_me.data import CopyDataModule
 
 ALPHABET = 5
 
 
-class ScriptedCopier(SequenceModel):
+class ScriptedCopier(ForwardOnly):
     """Copies the prompt's string, with a wrong token at answer position ``k``; with ``compound``, also
     wherever the previous answer token in its context is not the string's (so errors chain under greedy decoding)."""
 
@@ -35,13 +32,6 @@ class ScriptedCopier(SequenceModel):
                 wrong = j == self.k or (self.compound and j > 0 and row[t] != truth[j - 1])
                 logits[b, t, (want + 1) % ALPHABET if wrong else want] = 1.0
         return logits
-
-    def init_state(self, batch_size, device=None):
-        return None
-
-    def step(self, idx, state):
-        seq = idx if state is None else torch.cat([state, idx], dim=1)
-        return self.forward(seq)[:, -idx.shape[1]:], seq
 
 
 def batches(length=6, n=12):
@@ -66,19 +56,9 @@ def test_greedy_errors_compound_where_teacher_forcing_does_not():
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, tiny_dict):
+def run_dir(tiny_transformer_run):
     """One trained tiny Transformer run (200 steps: some answers right, some wrong)."""
-    cfg_dict = copy.deepcopy(tiny_dict)
-    cfg_dict["trainer"]["max_steps"] = 200
-    cfg_dict["model"]["init_args"]["lr"] = 0.01
-    cfg_dict["sweep"]["grid"][0]["values"].pop("lstm")
-    cfg_dict["figure"]["claims"] = []
-    tmp = tmp_path_factory.mktemp("profile")
-    cfg = tmp / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(cfg_dict))
-    assert cli_main("replications.repeat_after_me", ["fit", "--config", str(cfg), "--sweep.runs_dir", str(tmp / "runs")]) == 0
-    (found,) = (tmp / "runs" / "repeat_after_me" / "tiny").glob("arch=*")
-    return found
+    return tiny_transformer_run(200, lr=0.01)
 
 
 def test_a_runs_profile_matches_its_recorded_test_metrics(run_dir):

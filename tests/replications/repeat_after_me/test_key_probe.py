@@ -1,13 +1,10 @@
 """The key probe: checked on scripted copiers whose key length is known, and on a trained tiny run."""
-import copy
 import itertools
 
 import pytest
 import torch
-import yaml
 
-from common.cli import main as cli_main
-from common.models.base import SequenceModel
+from common.models.base import ForwardOnly
 from replications.repeat_after_me import key_probe
 from replications.repeat_after_me.copy_task import special_ids
 from replications.repeat_after_me.data import DuplicateNgramDataModule, NgramLookupDataModule
@@ -16,7 +13,7 @@ from replications.repeat_after_me.key_probe import ideal_accuracy, probe, string
 ALPHABET = 26
 
 
-class FirstMatchCopier(SequenceModel):
+class FirstMatchCopier(ForwardOnly):
     """Copies by a k-token key, deterministically: it finds the first place in the prompt ``$ s |`` whose
     preceding k tokens equal the last k it emitted (the copy aligned with ``$``, as in ``ngram_copier``)
     and emits the token there (the end marker where that is the separator)."""
@@ -38,13 +35,6 @@ class FirstMatchCopier(SequenceModel):
                 out = self.eos if j is None or source[j] == self.sep else source[j]
                 logits[b, t, out] = 1.0
         return logits
-
-    def init_state(self, batch_size, device=None):
-        return None
-
-    def step(self, idx, state):
-        seq = idx if state is None else torch.cat([state, idx], dim=1)
-        return self.forward(seq)[:, -idx.shape[1]:], seq
 
 
 def test_a_copiers_key_length_is_where_its_accuracy_drops():
@@ -69,17 +59,8 @@ def test_the_probe_strings_are_the_planted_ones():
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, tiny_dict):
-    cfg_dict = copy.deepcopy(tiny_dict)
-    cfg_dict["trainer"]["max_steps"] = 20
-    cfg_dict["sweep"]["grid"][0]["values"].pop("lstm")
-    cfg_dict["figure"]["claims"] = []
-    tmp = tmp_path_factory.mktemp("probe")
-    cfg = tmp / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(cfg_dict))
-    assert cli_main("replications.repeat_after_me", ["fit", "--config", str(cfg), "--sweep.runs_dir", str(tmp / "runs")]) == 0
-    (found,) = (tmp / "runs" / "repeat_after_me" / "tiny").glob("arch=*")
-    return found
+def run_dir(tiny_transformer_run):
+    return tiny_transformer_run(20)
 
 
 def test_the_command_prints_one_row_per_ngram(run_dir, capsys):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from common.models.base import SequenceModel
+from common.models.base import ForwardOnly
 from replications.repeat_after_me import lookup_profile
 from replications.repeat_after_me.copy_task import special_ids
 from replications.repeat_after_me.data import NgramLookupDataModule
@@ -12,7 +12,7 @@ from replications.repeat_after_me.ngram_lookup import lookup_example_of
 ALPHABET, N, ANSWER = 26, 2, 3
 
 
-class ScriptedLookup(SequenceModel):
+class ScriptedLookup(ForwardOnly):
     """Answers an n-gram lookup right when the key's occurrence starts before string position ``reach``, and
     with a wrong first letter otherwise."""
 
@@ -41,13 +41,6 @@ class ScriptedLookup(SequenceModel):
                     want = (want + 1) % ALPHABET
                 logits[b, t, want] = 1.0
         return logits
-
-    def init_state(self, batch_size, device=None):
-        return None
-
-    def step(self, idx, state):
-        seq = idx if state is None else torch.cat([state, idx], dim=1)
-        return self.forward(seq)[:, -idx.shape[1]:], seq
 
 
 @pytest.mark.parametrize("key", ["prefix", "suffix"])
