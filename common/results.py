@@ -62,6 +62,8 @@ def provenance(trainer: L.Trainer, model) -> dict:
         "world_size": trainer.world_size,
         "backend": model.backend,
         "deterministic_cpu": device == "cpu",
+        # CPU kernels split their reductions by thread, so runs agree bit for bit only at equal counts.
+        "cpu_threads": torch.get_num_threads(),
     }
 
 
